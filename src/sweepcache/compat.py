@@ -1,0 +1,92 @@
+"""A drop-in replacement for the seed's ``AsyncInMemoryCache``.
+
+Change one import line and existing code keeps working::
+
+    # from src.utils.cache import AsyncInMemoryCache, user_cache
+    from sweepcache.compat import AsyncInMemoryCache, user_cache
+
+It keeps the seed's API (``get`` returning ``None`` on a miss,
+``set(key, value, ttl=60.0)``, ``clear``, the ``user_cache`` singleton,
+``AsyncInMemoryCache[str, dict]()``), runs on :class:`sweepcache.Cache`, and
+differs from the seed only where the seed was wrong (see the migration guide):
+
+* ``ttl <= 0`` deletes the key at once instead of leaving an expired
+  tombstone; ``set(key, None, ttl=0.0)`` is still the way to invalidate.
+* A NaN or non-number ``ttl`` raises instead of silently never expiring.
+* ``ttl=None`` (or ``math.inf``) means "never expires" instead of a ``TypeError``.
+* An expiry instant that happened to equal ``0.0`` no longer means "never".
+* Time comes from :func:`time.monotonic` (what asyncio's loop uses) rather
+  than ``asyncio.get_event_loop()``, so the cache works under trio, from
+  threads, and across event loops.
+* Expired entries are also reclaimed by later writes (no unbounded growth
+  from write-once keys), and :meth:`AsyncInMemoryCache.delete` exists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Generic, final
+
+from ._cache import Cache, check_ttl
+from ._expiry import K, V
+
+__all__ = ("AsyncInMemoryCache", "user_cache")
+
+
+@final
+class AsyncInMemoryCache(Generic[K, V]):
+    """An asynchronous in-memory cache with per-key TTL (the seed's API).
+
+    Example::
+
+        cache = AsyncInMemoryCache[str, dict]()
+        await cache.set("user:123", {"id": 123}, ttl=300.0)
+        assert await cache.get("user:123") == {"id": 123}
+    """
+
+    __slots__ = ("cache",)
+
+    def __init__(self) -> None:
+        #: The :class:`sweepcache.Cache` underneath, for code that migrates
+        #: piece by piece (``get_or_load``, ``delete_many``, the sweeper...).
+        self.cache: Cache[K, V] = Cache(default_ttl=60.0)
+
+    async def get(self, key: K) -> V | None:
+        """Return the value under ``key``, or ``None`` if it is missing or expired.
+
+        Raises:
+            TypeError: ``key`` is not hashable.
+        """
+        return self.cache.get_nowait(key)
+
+    async def set(self, key: K, value: V, ttl: float | None = 60.0) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (default 60).
+
+        ``ttl <= 0`` removes the key (the seed's invalidation idiom);
+        ``None`` never expires.
+
+        Raises:
+            TypeError: ``key`` is not hashable or ``ttl`` is not a number.
+            ValueError: ``ttl`` is NaN.
+        """
+        if ttl is not None and not isinstance(ttl, bool) and isinstance(ttl, (int, float)):
+            if math.isnan(ttl):
+                raise ValueError(f"ttl must be a number of seconds or None, got {ttl!r}")
+            if ttl <= 0:
+                self.cache.delete_nowait(key)
+                return
+        self.cache.set_nowait(key, value, check_ttl(ttl))
+
+    async def delete(self, key: K) -> bool:
+        """Remove ``key``; return whether it held a live entry (not in the seed)."""
+        return self.cache.delete_nowait(key)
+
+    async def clear(self) -> None:
+        """Clear all items from the cache."""
+        self.cache.clear_nowait()
+
+
+AsyncInMemoryCache.__module__ = __name__
+
+#: Singleton cache instance for repository use, as in the seed.
+user_cache: Final[AsyncInMemoryCache[str, object]] = AsyncInMemoryCache[str, object]()

@@ -1,0 +1,40 @@
+"""Shared fixtures: every async test runs on asyncio, asyncio+uvloop and trio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sweepcache import Cache
+from sweepcache.testing import FakeClock
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is not built for every platform
+    uvloop = None
+
+_BACKENDS: list[Any] = [pytest.param(("asyncio", {}), id="asyncio")]
+if uvloop is not None:
+    _BACKENDS.append(
+        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="asyncio+uvloop")
+    )
+_BACKENDS.append(pytest.param(("trio", {}), id="trio"))
+
+
+@pytest.fixture(params=_BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """The AnyIO backend (and its options) an async test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock starting at 1000.0 (not 0, to catch code that assumes 0)."""
+    return FakeClock(start=1000.0)
+
+
+@pytest.fixture
+def cache(clock: FakeClock) -> Cache[Any, Any]:
+    """A cache on the fake clock, with default settings otherwise."""
+    return Cache(clock=clock)
