@@ -9,13 +9,12 @@ import pytest
 from sweepcache import Cache
 from sweepcache.testing import FakeClock
 
+_BACKENDS: list[Any] = [pytest.param(("asyncio", {}), id="asyncio")]
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is not built for every platform
-    uvloop = None
-
-_BACKENDS: list[Any] = [pytest.param(("asyncio", {}), id="asyncio")]
-if uvloop is not None:
+    pass
+else:
     _BACKENDS.append(
         pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="asyncio+uvloop")
     )

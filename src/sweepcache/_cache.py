@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import threading
+from numbers import Real
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeVar, final, overload
 
 import anyio
@@ -45,12 +46,13 @@ TTLArg = float | None | Literal[_Default.TTL]
 def check_ttl(ttl: object, name: str = "ttl") -> float | None:
     """Return ``ttl`` as float seconds (``None`` for never), or raise.
 
+    Any real number works (``int``, ``float``, ``Fraction``, NumPy floats);
     ``math.inf`` means never, like ``None``. ``bool`` is rejected although it
     is an ``int``: ``ttl=True`` is a bug, not one second.
     """
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+    if isinstance(ttl, bool) or not isinstance(ttl, Real):
         raise TypeError(
             f"{name} must be a number of seconds or None, got {type(ttl).__name__} {ttl!r}"
         )
@@ -597,12 +599,21 @@ class Cache(Generic[K, V]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        """Stop the sweeper and wait for it (and any task it started) to finish."""
+        """Stop the sweeper and wait for it (and any task it started) to finish.
+
+        An exception raised in the ``async with`` body propagates unchanged,
+        not wrapped in an ``ExceptionGroup``: the task group only ever holds
+        the cache's own tasks, so it is told about cancellations only.
+        """
         task_group = self._task_group
         assert task_group is not None, "__aexit__ without __aenter__"
         task_group.cancel_scope.cancel()
         try:
-            return await task_group.__aexit__(exc_type, exc, traceback)
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                # It may be the task group's own cancellation: let it absorb it.
+                return await task_group.__aexit__(exc_type, exc, traceback)
+            await task_group.__aexit__(None, None, None)
+            return None
         finally:
             self._task_group = None
 

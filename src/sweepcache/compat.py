@@ -25,9 +25,11 @@ differs from the seed only where the seed was wrong (see the migration guide):
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Final, Generic, final
 
 from ._cache import Cache, check_ttl
+from ._clock import Clock, default_clock
 from ._expiry import K, V
 
 __all__ = ("AsyncInMemoryCache", "user_cache")
@@ -46,10 +48,16 @@ class AsyncInMemoryCache(Generic[K, V]):
 
     __slots__ = ("cache",)
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock = default_clock) -> None:
+        """Create an empty cache.
+
+        Args:
+            clock: Not in the seed: the clock that decides expiry, for tests
+                (:class:`sweepcache.testing.FakeClock`).
+        """
         #: The :class:`sweepcache.Cache` underneath, for code that migrates
-        #: piece by piece (``get_or_load``, ``delete_many``, the sweeper...).
-        self.cache: Cache[K, V] = Cache(default_ttl=60.0)
+        #: piece by piece (``delete_many``, ``ttl``, the sweeper...).
+        self.cache: Cache[K, V] = Cache(default_ttl=60.0, clock=clock)
 
     async def get(self, key: K) -> V | None:
         """Return the value under ``key``, or ``None`` if it is missing or expired.
@@ -69,10 +77,12 @@ class AsyncInMemoryCache(Generic[K, V]):
             TypeError: ``key`` is not hashable or ``ttl`` is not a number.
             ValueError: ``ttl`` is NaN.
         """
-        if ttl is not None and not isinstance(ttl, bool) and isinstance(ttl, (int, float)):
-            if math.isnan(ttl):
+        raw: object = ttl  # callers of untyped code pass anything
+        if raw is not True and raw is not False and isinstance(raw, Real):
+            seconds = float(raw)
+            if math.isnan(seconds):
                 raise ValueError(f"ttl must be a number of seconds or None, got {ttl!r}")
-            if ttl <= 0:
+            if seconds <= 0:  # the seed's "immediate expiration", minus the tombstone
                 self.cache.delete_nowait(key)
                 return
         self.cache.set_nowait(key, value, check_ttl(ttl))

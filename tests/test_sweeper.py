@@ -1,0 +1,227 @@
+"""The background sweeper and ``sweep()``: reclaiming, slicing, lifecycle, failures.
+
+Expiry moves with a ``FakeClock``; the sweeper's *schedule* is real time, so
+tests that wait for a background pass use a tiny ``sweep_interval`` and poll
+with bare checkpoints under ``anyio.fail_after`` (no sleeping for expiry).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import pytest
+
+from sweepcache import Cache
+from sweepcache.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+TICK = 0.001  # real seconds between background passes in these tests
+
+
+async def wait_until_empty(cache: Cache[Any, Any], timeout: float = 5.0) -> None:
+    """Let the background sweeper run until the cache holds nothing."""
+    with anyio.fail_after(timeout):
+        while len(cache):
+            await anyio.sleep(0)
+
+
+def task_names() -> set[str | None]:
+    return {task.name for task in anyio.get_running_tasks()}
+
+
+async def test_sweep_returns_reclaimed_count(cache: Cache[str, int], clock: FakeClock) -> None:
+    await cache.set_many({f"a{i}": i for i in range(10)}, ttl=1)
+    await cache.set_many({f"b{i}": i for i in range(5)}, ttl=100)
+    await cache.set("never", 0, ttl=None)
+    assert await cache.sweep() == 0
+    clock.advance(1)
+    assert await cache.sweep() == 10
+    assert await cache.sweep() == 0
+    assert len(cache) == 6
+    clock.advance(99)
+    assert await cache.sweep() == 5
+    assert len(cache) == 1
+
+
+async def test_sweep_reclaims_within_the_current_bucket(clock: FakeClock) -> None:
+    # 0.1 s < one bucket (sweep_interval / 4): the key's bucket is not yet
+    # fully due when the pass runs, and the pass must still reclaim it.
+    cache: Cache[str, int] = Cache(clock=clock, sweep_interval=10)
+    await cache.set("short", 1, ttl=0.1)
+    await cache.set("long", 2, ttl=1.0)
+    clock.advance(0.1)
+    assert await cache.sweep() == 1
+    assert await cache.get("long") == 2
+
+
+async def test_sweep_skips_overwritten_and_deleted_keys(
+    cache: Cache[str, int], clock: FakeClock
+) -> None:
+    await cache.set_many({"moved": 1, "deleted": 2, "kept": 3}, ttl=1)
+    await cache.set("moved", 10, ttl=100)
+    await cache.delete("deleted")
+    clock.advance(1)
+    assert await cache.sweep() == 1  # only "kept", now expired
+    assert await cache.get("moved") == 10
+
+
+async def test_background_sweeper_reclaims_unread_entries(clock: FakeClock) -> None:
+    async with Cache[str, int](clock=clock, sweep_interval=TICK) as cache:
+        await cache.set_many({f"k{i}": i for i in range(1000)}, ttl=5)
+        await cache.set("survivor", 1, ttl=None)
+        clock.advance(5)
+        with anyio.fail_after(5):
+            while len(cache) > 1:
+                await anyio.sleep(0)
+        assert await cache.get("survivor") == 1
+
+
+async def test_run_sweeper_in_own_task_group(clock: FakeClock) -> None:
+    cache: Cache[str, int] = Cache(clock=clock, sweep_interval=TICK)
+    async with anyio.create_task_group() as tg:
+        await tg.start(cache.run_sweeper)
+        await cache.set("k", 1, ttl=1)
+        clock.advance(1)
+        await wait_until_empty(cache)
+        tg.cancel_scope.cancel()
+
+
+async def test_async_with_leaves_no_task_behind(clock: FakeClock) -> None:
+    before = task_names()
+    async with Cache[str, int](clock=clock, sweep_interval=TICK) as cache:
+        assert len(task_names()) == len(before) + 1
+        await cache.set("k", 1)
+    assert task_names() == before
+
+
+async def test_async_with_propagates_body_exception_unwrapped(clock: FakeClock) -> None:
+    before = task_names()
+    with pytest.raises(LookupError, match="from the body"):
+        async with Cache[str, int](clock=clock):
+            raise LookupError("from the body")
+    assert task_names() == before
+
+
+async def test_async_with_is_not_reentrant_but_reusable(clock: FakeClock) -> None:
+    cache: Cache[str, int] = Cache(clock=clock, sweep_interval=TICK)
+    async with cache:
+        with pytest.raises(RuntimeError, match="already running"):
+            async with cache:
+                pass  # pragma: no cover
+    async with cache:  # a fresh task group after the first one closed
+        await cache.set("k", 1, ttl=1)
+        clock.advance(1)
+        await wait_until_empty(cache)
+
+
+async def test_outer_cancellation_stops_cleanly(clock: FakeClock) -> None:
+    before = task_names()
+    with anyio.move_on_after(0) as scope:
+        async with Cache[str, int](clock=clock, sweep_interval=TICK):
+            await anyio.sleep_forever()
+    assert scope.cancelled_caught
+    assert task_names() == before
+
+
+async def test_sweeper_failure_is_logged_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeClock(start=1000.0)
+    failing = False
+
+    def clock() -> float:
+        if failing:
+            raise OSError("clock source unavailable")
+        return fake()
+
+    caplog.set_level(logging.ERROR, logger="sweepcache")
+    async with Cache[str, int](clock=clock, sweep_interval=TICK) as cache:
+        await cache.set("k", 1, ttl=1)
+        failing = True
+        with anyio.fail_after(5):
+            while not caplog.records:
+                await anyio.sleep(0)
+        record = caplog.records[0]
+        assert record.name == "sweepcache"
+        assert "sweep pass failed" in record.getMessage()
+        assert record.exc_info is not None
+        assert isinstance(record.exc_info[1], OSError)
+        # The cache keeps serving while the sweeper backs off...
+        failing = False
+        assert await cache.get("k") == 1
+        # ...and recovers once passes succeed again.
+        fake.advance(1)
+        await wait_until_empty(cache)
+
+
+async def test_sweep_raises_directly(clock: FakeClock) -> None:
+    def broken() -> float:
+        raise OSError("boom")
+
+    cache: Cache[str, int] = Cache(clock=broken)
+    with pytest.raises(OSError, match="boom"):
+        await cache.sweep()
+
+
+async def test_sweep_yields_between_slices_without_holding_locks(clock: FakeClock) -> None:
+    """A big pass lets other tasks run, and no shard lock is held while it waits."""
+    cache: Cache[int, int] = Cache(clock=clock, shards=4)
+    for i in range(200_000):
+        cache.set_nowait(i, i, ttl=1 + (i % 7))
+    clock.advance(10)
+    interleaved = 0
+    locked_seen = False
+    done = False
+
+    async def heartbeat() -> None:
+        nonlocal interleaved, locked_seen
+        while not done:
+            interleaved += 1
+            locked_seen |= any(shard.lock.locked() for shard in cache._shards)
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        await anyio.sleep(0)
+        reclaimed = await cache.sweep()
+        done = True
+    assert reclaimed == 200_000
+    assert len(cache) == 0
+    assert interleaved > 2  # the pass yielded to the loop more than once
+    assert not locked_seen
+
+
+async def test_sweep_while_writing_keeps_fresh_entries(clock: FakeClock) -> None:
+    """Entries written during a pass (between its slices) are never reclaimed early."""
+    cache: Cache[int, int] = Cache(clock=clock, shards=2)
+    for i in range(50_000):
+        cache.set_nowait(i, i, ttl=1)
+    clock.advance(1)
+    done = False
+
+    async def writer() -> None:
+        key = 100_000
+        while not done:
+            cache.set_nowait(key, key, ttl=60)
+            key += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer)
+        assert await cache.sweep() == 50_000
+        done = True
+    assert all(cache.get_nowait(key) == key for key in range(100_000, 100_000 + len(cache)))
+
+
+async def test_writes_reclaim_expired_entries_without_a_sweeper(clock: FakeClock) -> None:
+    """Write-once keys (sessions, rate limits) do not pile up when nothing sweeps."""
+    cache: Cache[int, int] = Cache(clock=clock, shards=4)
+    peak = 0
+    for i in range(20_000):
+        await cache.set(i, i, ttl=1)
+        clock.advance(0.01)  # ~100 keys live at a time
+        peak = max(peak, len(cache))
+    assert peak < 400
