@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sweepcache import DEFAULT_TTL, Cache
-from sweepcache.testing import FakeClock
+
+if TYPE_CHECKING:
+    from sweepcache.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -179,7 +181,9 @@ async def test_bad_ttl_type_changes_nothing(cache: Cache[str, int], ttl: Any) ->
 
 
 @pytest.mark.parametrize("ttl", [3, 3.0, Fraction(3, 1)])
-async def test_real_number_ttls_accepted(cache: Cache[str, int], clock: FakeClock, ttl: Any) -> None:
+async def test_real_number_ttls_accepted(
+    cache: Cache[str, int], clock: FakeClock, ttl: Any
+) -> None:
     await cache.set("k", 1, ttl=ttl)
     clock.advance(2)
     assert await cache.ttl("k") == pytest.approx(1)

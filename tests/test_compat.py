@@ -7,14 +7,16 @@ the documented differences and the seed idioms users rely on.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
 from sweepcache import Cache
 from sweepcache.compat import AsyncInMemoryCache, user_cache
-from sweepcache.testing import FakeClock
+
+if TYPE_CHECKING:
+    from sweepcache.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +103,7 @@ async def test_write_once_keys_do_not_accumulate(
 
 
 async def test_unhashable_key(compat: AsyncInMemoryCache[Any, Any]) -> None:
-    with pytest.raises(TypeError, match="hashable.*'list'"):
+    with pytest.raises(TypeError, match=r"hashable.*'list'"):
         await compat.set(["k"], 1)
 
 

@@ -8,24 +8,37 @@ with bare checkpoints under ``anyio.fail_after`` (no sleeping for expiry).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from anyio.lowlevel import checkpoint
 
 from sweepcache import Cache
 from sweepcache.testing import FakeClock
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.anyio
 
 TICK = 0.001  # real seconds between background passes in these tests
 
 
-async def wait_until_empty(cache: Cache[Any, Any], timeout: float = 5.0) -> None:
+async def wait_for(condition: Callable[[], object]) -> None:
+    """Let background tasks (the sweeper) run until ``condition()`` holds.
+
+    Polling is the point here: the sweeper has no event to wait on, and its
+    schedule is real time (``TICK``); expiry itself moved with the fake clock.
+    """
+    with anyio.fail_after(5):
+        while not condition():
+            await checkpoint()
+
+
+async def wait_until_empty(cache: Cache[Any, Any]) -> None:
     """Let the background sweeper run until the cache holds nothing."""
-    with anyio.fail_after(timeout):
-        while len(cache):
-            await anyio.sleep(0)
+    await wait_for(lambda: not len(cache))
 
 
 def task_names() -> set[str | None]:
@@ -73,9 +86,7 @@ async def test_background_sweeper_reclaims_unread_entries(clock: FakeClock) -> N
         await cache.set_many({f"k{i}": i for i in range(1000)}, ttl=5)
         await cache.set("survivor", 1, ttl=None)
         clock.advance(5)
-        with anyio.fail_after(5):
-            while len(cache) > 1:
-                await anyio.sleep(0)
+        await wait_for(lambda: len(cache) == 1)
         assert await cache.get("survivor") == 1
 
 
@@ -141,9 +152,7 @@ async def test_sweeper_failure_is_logged_and_retried(
     async with Cache[str, int](clock=clock, sweep_interval=TICK) as cache:
         await cache.set("k", 1, ttl=1)
         failing = True
-        with anyio.fail_after(5):
-            while not caplog.records:
-                await anyio.sleep(0)
+        await wait_for(lambda: caplog.records)
         record = caplog.records[0]
         assert record.name == "sweepcache"
         assert "sweep pass failed" in record.getMessage()
@@ -181,11 +190,11 @@ async def test_sweep_yields_between_slices_without_holding_locks(clock: FakeCloc
         while not done:
             interleaved += 1
             locked_seen |= any(shard.lock.locked() for shard in cache._shards)
-            await anyio.sleep(0)
+            await checkpoint()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(heartbeat)
-        await anyio.sleep(0)
+        await checkpoint()
         reclaimed = await cache.sweep()
         done = True
     assert reclaimed == 200_000
@@ -207,7 +216,7 @@ async def test_sweep_while_writing_keeps_fresh_entries(clock: FakeClock) -> None
         while not done:
             cache.set_nowait(key, key, ttl=60)
             key += 1
-            await anyio.sleep(0)
+            await checkpoint()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(writer)

@@ -14,8 +14,10 @@ Example::
 
 from ._cache import DEFAULT_TTL as DEFAULT_TTL
 from ._cache import Cache as Cache
+from ._decorators import cached as cached
 
-__all__ = ("DEFAULT_TTL", "Cache")
+__all__ = ("DEFAULT_TTL", "Cache", "cached")
 __version__ = "0.1.0"
 
 Cache.__module__ = __name__
+cached.__module__ = __name__

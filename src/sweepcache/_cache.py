@@ -9,17 +9,23 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeVar, final, overload
 
 import anyio
+import anyio.lowlevel
 
 from ._clock import Clock, default_clock
 from ._expiry import NEVER, Entry, K, V
+from ._loading import load as _load
+from ._loading import refresh as _refresh
 from ._shards import Shard
 from ._sweeper import run_sweeper, sweep_steps, sweep_with_checkpoints
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup, TaskStatus
+    from anyio.lowlevel import EventLoopToken
+
+    from ._loading import Load
 
 D = TypeVar("D")
 _CacheT = TypeVar("_CacheT", bound="Cache[Any, Any]")
@@ -109,10 +115,13 @@ class Cache(Generic[K, V]):
         "_default_ttl",
         "_inverse_width",
         "_lifecycle_lock",
+        "_loads",
+        "_loads_lock",
         "_mask",
         "_shards",
         "_sweep_interval",
         "_task_group",
+        "_task_group_token",
     )
 
     def __init__(
@@ -152,6 +161,13 @@ class Cache(Generic[K, V]):
         self._inverse_width = 1.0 / width
         self._task_group: TaskGroup | None = None
         self._lifecycle_lock = threading.Lock()
+        # Single-flight loads in flight (see the loading section below). The
+        # lock is reentrant because a load's final ``set_nowait`` runs under
+        # it and calls the invalidation hook.
+        self._loads: dict[K, Load[V]] = {}
+        self._loads_lock = threading.RLock()
+        #: Loop of ``_task_group``, so refreshes never spawn into a foreign loop.
+        self._task_group_token: EventLoopToken | None = None
 
     # -- reading -------------------------------------------------------------
     # The read path is written out in full in each method instead of calling
@@ -324,6 +340,8 @@ class Cache(Generic[K, V]):
             shard = self._shards[hash(key) & self._mask]
         except TypeError:
             raise _unhashable(key) from None
+        if self._loads:  # a load in flight must not store a result older than this
+            self._detach_loads((key,))
         now = self._clock()
         expires_at = NEVER if seconds is None else now + seconds
         data = self._data
@@ -381,6 +399,8 @@ class Cache(Generic[K, V]):
         if seconds == 0.0:
             self._delete_all(mapping)
             return
+        if self._loads:
+            self._detach_loads(mapping)
         now = self._clock()
         expires_at = NEVER if seconds is None else now + seconds
         data = self._data
@@ -404,6 +424,8 @@ class Cache(Generic[K, V]):
             cache.delete_nowait("user:1")  # -> True if it was cached
         """
         shard = self._shard_of(key)
+        if self._loads:
+            self._detach_loads((key,))
         with shard.lock:
             old = self._data.pop(key, None)
             if old is None:
@@ -440,6 +462,8 @@ class Cache(Generic[K, V]):
 
     def _delete_all(self, keys: Iterable[K]) -> int:
         shards = [(self._shard_of(key), key) for key in keys]  # all hashable before any change
+        if self._loads:
+            self._detach_loads([key for _, key in shards])
         data = self._data
         now = self._clock()
         deleted = 0
@@ -471,6 +495,8 @@ class Cache(Generic[K, V]):
             cache.clear_nowait()
             assert len(cache) == 0
         """
+        if self._loads:
+            self._detach_loads(None)
         # Take every lock, in order, so no write interleaves with the wipe.
         acquired: list[threading.Lock] = []
         try:
@@ -514,6 +540,8 @@ class Cache(Generic[K, V]):
         """
         seconds = check_ttl(ttl)
         shard = self._shard_of(key)
+        if self._loads:
+            self._detach_loads((key,))
         data = self._data
         with shard.lock:
             entry = data.get(key)
@@ -529,6 +557,112 @@ class Cache(Generic[K, V]):
             data[key] = (entry[0], expires_at)
             shard.move(key, entry[1], expires_at, data)
             return True
+
+    # -- loading (single-flight) --
+    # The miss path and its rules (errors, cancellation, invalidation) live in
+    # _loading.py; what stays here is the hit path, kept as cheap as `get`'s.
+
+    async def get_or_load(
+        self,
+        key: K,
+        loader: Callable[[], Awaitable[V]],
+        *,
+        ttl: TTLArg = DEFAULT_TTL,
+        # A caller's own cancel scope cannot bound a load shared by many callers.
+        timeout: float | None = None,  # noqa: ASYNC109
+        refresh_ahead: float | None = None,
+    ) -> V:
+        """Return the value under ``key``, loading it with ``loader()`` on a miss.
+
+        Single-flight: on a miss exactly one caller per key runs ``await
+        loader()`` and every concurrent caller for that key waits for its
+        result; other keys are never blocked. The loader takes no arguments
+        (bind them with a closure or :func:`functools.partial`). The result is
+        stored with the ttl of the caller that ran the loader.
+
+        * If the loader raises, that caller and every caller waiting on the
+          same load get the exception; nothing is cached and the next call
+          loads again.
+        * If the caller running the loader is cancelled, a waiting caller
+          takes over and runs its own loader; waiters never receive the
+          cancellation. A cancelled waiter just stops waiting.
+        * If the key is set, deleted, expired or cleared while a load is in
+          flight, the callers already waiting get its result but it is not
+          stored; later callers start a new load.
+        * Single-flight is per event loop: a caller in another loop or
+          thread runs its loader on its own and does not store the result.
+
+        Args:
+            key: Any hashable key.
+            loader: An async callable without arguments returning the value.
+            ttl: Seconds the loaded value lives, as in :meth:`set`.
+            timeout: Seconds the loader may run (:func:`anyio.fail_after`);
+                ``None`` waits forever.
+            refresh_ahead: Early refresh: a hit in the last ``refresh_ahead``
+                seconds of the entry's life starts one refresh (single-flight).
+                While ``async with cache:`` runs in the caller's loop the
+                refresh runs in the cache's task group and callers keep
+                getting the current value; otherwise the caller that hits the
+                window runs the load itself. A failed refresh is logged on the
+                ``sweepcache`` logger and the current value stays. ``None``
+                (the default) never refreshes early.
+
+        Returns:
+            The cached or loaded value.
+
+        Raises:
+            TypeError: ``key`` is not hashable, or an argument has the wrong type.
+            ValueError: ``ttl``, ``timeout`` or ``refresh_ahead`` is out of range.
+            TimeoutError: The load took longer than ``timeout``.
+            Exception: Whatever the loader raised.
+
+        Example::
+
+            async def load_user() -> dict:
+                return await db.fetch_user(7)
+
+            user = await cache.get_or_load("user:7", load_user, ttl=300)
+        """
+        try:
+            entry = self._data.get(key)
+        except TypeError:
+            raise _unhashable(key) from None
+        if entry is not None:
+            now = self._clock()
+            if now < entry[1]:
+                if refresh_ahead is None or entry[1] - now > refresh_ahead:
+                    return entry[0]
+                return await _refresh(self, key, loader, entry[0], ttl, timeout, refresh_ahead)
+        return await _load(self, key, loader, ttl, timeout, refresh_ahead)
+
+    def _detach_loads(self, keys: Iterable[K] | None) -> None:
+        """Detach the in-flight loads of ``keys`` (all loads if ``None``).
+
+        A detached load still hands its result to the callers waiting on it
+        but no longer stores it, and new callers no longer join it. Writers
+        call this before taking a shard lock, never while holding one: a
+        load stores its result under the registry lock (lock order: registry,
+        then shard).
+        """
+        loads = self._loads
+        with self._loads_lock:
+            if keys is None:
+                detached = list(loads.values())
+                loads.clear()
+            else:
+                detached = []
+                for key in keys:
+                    try:
+                        load = loads.get(key)
+                    except TypeError:
+                        raise _unhashable(key) from None
+                    if load is not None and not load.committing:
+                        del loads[key]
+                        detached.append(load)
+            for load in detached:
+                load.stale = True
+
+    # -- end loading --
 
     # -- sweeping ------------------------------------------------------------
 
@@ -579,16 +713,17 @@ class Cache(Generic[K, V]):
                     "this cache's sweeper is already running ('async with cache' twice)"
                 )
             task_group = self._task_group = anyio.create_task_group()
+            self._task_group_token = anyio.lowlevel.current_token()
         try:
             await task_group.__aenter__()
         except BaseException:
-            self._task_group = None
+            self._task_group = self._task_group_token = None
             raise
         try:
             await task_group.start(self.run_sweeper)
         except BaseException as exc:
             task_group.cancel_scope.cancel()
-            self._task_group = None
+            self._task_group = self._task_group_token = None
             await task_group.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         return self
@@ -615,13 +750,13 @@ class Cache(Generic[K, V]):
             await task_group.__aexit__(None, None, None)
             return None
         finally:
-            self._task_group = None
+            self._task_group = self._task_group_token = None
 
     # -- introspection -------------------------------------------------------
 
     @property
     def default_ttl(self) -> float | None:
-        """Seconds an entry lives when ``set`` gets no ``ttl`` (``None``: never)."""
+        """Seconds an entry lives when ``set`` gets no ``ttl``; ``None`` means never."""
         return self._default_ttl
 
     @property
