@@ -37,6 +37,14 @@ _BUCKETS_PER_INTERVAL: Final = 4
 
 
 class _Default(enum.Enum):
+    """The type of :data:`DEFAULT_TTL`: "use the cache's ``default_ttl``".
+
+    Pass it to forward a ``ttl`` argument without choosing one yourself::
+
+        async def remember(key: str, value: int, ttl: TTLArg = DEFAULT_TTL) -> None:
+            await cache.set(key, value, ttl=ttl)
+    """
+
     TTL = "the cache's default_ttl"
 
     def __repr__(self) -> str:
@@ -344,32 +352,10 @@ class Cache(Generic[K, V]):
             self._detach_loads((key,))
         now = self._clock()
         expires_at = NEVER if seconds is None else now + seconds
-        data = self._data
         lock = shard.lock
-        lock.acquire()  # not `with`: half the cost (bench/micro/test_hotpath.py)
+        lock.acquire()  # not `with`: half the cost (bench/micro)
         try:
-            old = data.get(key)
-            data[key] = (value, expires_at)
-            if old is not None:
-                # Most overwrites keep their bucket: test that inline, since
-                # a method call would cost more than the rest of `set`.
-                # (With NEVER, inf % 1.0 is NaN, so the test fails over to move.)
-                old_scaled = old[1] * self._inverse_width
-                new_scaled = expires_at * self._inverse_width
-                if old_scaled - old_scaled % 1.0 != new_scaled - new_scaled % 1.0:
-                    shard.move(key, old[1], expires_at, data)
-            else:
-                if expires_at < NEVER:
-                    shard.add(key, expires_at)
-                # A new key pays for reclaiming up to two expired ones, so the
-                # number of expired entries stays bounded by the writes even
-                # when no sweeper runs (the seed cache leaked them forever).
-                heap = shard.heap
-                if heap:
-                    scaled = now * self._inverse_width
-                    due = scaled - scaled % 1.0
-                    if heap[0] < due:
-                        shard.reclaim_due(due, now, 2, data)
+            shard.put(self._data, key, (value, expires_at), now)
         finally:
             lock.release()
 
@@ -407,9 +393,7 @@ class Cache(Generic[K, V]):
         for key, value in mapping.items():
             shard = self._shard_of(key)
             with shard.lock:
-                old = data.get(key)
-                data[key] = (value, expires_at)
-                shard.move(key, NEVER if old is None else old[1], expires_at, data)
+                shard.put(data, key, (value, expires_at), now)
 
     # -- deleting ------------------------------------------------------------
 

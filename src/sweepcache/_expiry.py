@@ -129,9 +129,15 @@ class ExpiryIndex(Generic[K, V]):
         self.heap.clear()
 
     def has_due(self, due: float) -> bool:
-        """Whether some bucket older than ``due`` may hold keys (cheap, may be stale)."""
-        heap = self.heap
-        return bool(heap) and heap[0] < due
+        """Whether some bucket older than ``due`` may hold keys (cheap, may be stale).
+
+        Safe without the lock: another thread may empty the heap between the
+        two reads on a free-threaded build, which only means "nothing due".
+        """
+        try:
+            return self.heap[0] < due
+        except IndexError:
+            return False
 
     def reclaim_due(
         self, due: float, now: float, limit: int, data: dict[K, Entry[V]]
