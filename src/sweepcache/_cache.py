@@ -66,6 +66,11 @@ def check_ttl(ttl: object, name: str = "ttl") -> float | None:
     """
     if ttl is None:
         return None
+    if ttl.__class__ is int or ttl.__class__ is float:  # skip the slow ABC check
+        seconds = float(ttl)
+        if not seconds >= 0.0:  # negative or NaN
+            raise ValueError(f"{name} must be >= 0 or None, got {ttl!r}")
+        return None if seconds == math.inf else seconds
     if isinstance(ttl, bool) or not isinstance(ttl, Real):
         raise TypeError(
             f"{name} must be a number of seconds or None, got {type(ttl).__name__} {ttl!r}"
@@ -407,10 +412,15 @@ class Cache(Generic[K, V]):
 
             cache.delete_nowait("user:1")  # -> True if it was cached
         """
-        shard = self._shard_of(key)
+        try:
+            shard = self._shards[hash(key) & self._mask]
+        except TypeError:
+            raise _unhashable(key) from None
         if self._loads:
             self._detach_loads((key,))
-        with shard.lock:
+        lock = shard.lock
+        lock.acquire()
+        try:
             old = self._data.pop(key, None)
             if old is None:
                 return False
@@ -418,6 +428,8 @@ class Cache(Generic[K, V]):
             if expires_at == NEVER:
                 return True
             shard.leave(shard.bucket_of(expires_at), self._data)
+        finally:
+            lock.release()
         return self._clock() < expires_at
 
     async def delete(self, key: K) -> bool:

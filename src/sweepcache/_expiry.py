@@ -105,13 +105,17 @@ class ExpiryIndex(Generic[K, V]):
                 self._compact(bucket_id, bucket, data)
 
     def _compact(self, bucket_id: float, bucket: Bucket[K], data: dict[K, Entry[V]]) -> None:
-        bucket_of = self.bucket_of
-        live = []
-        for key in dict.fromkeys(bucket.keys):
-            entry = data.get(key)
-            if entry is not None and entry[1] < NEVER and bucket_of(entry[1]) == bucket_id:
-                live.append(key)
-        bucket.keys = live
+        # Keep each key once, and only if its entry still maps here. The
+        # bucket test is written out (see bucket_of) because this loop is what
+        # deletes of long-lived keys pay for, amortised. An entry that never
+        # expires scales to inf, and inf - inf % 1.0 is NaN: never equal.
+        inverse_width = self._inverse_width
+        bucket.keys = [
+            key
+            for key in dict.fromkeys(bucket.keys)
+            if (entry := data.get(key)) is not None
+            and (scaled := entry[1] * inverse_width) - scaled % 1.0 == bucket_id
+        ]
         bucket.stale = 0
 
     def _push(self, bucket_id: float) -> None:

@@ -78,6 +78,9 @@ class AsyncInMemoryCache(Generic[K, V]):
             ValueError: ``ttl`` is NaN.
         """
         raw: object = ttl  # callers of untyped code pass anything
+        if raw.__class__ is float and 0.0 < ttl < math.inf:  # type: ignore[operator]
+            self.cache.set_nowait(key, value, ttl)  # the common case, checked cheaply
+            return
         if raw is not True and raw is not False and isinstance(raw, Real):
             seconds = float(raw)
             if math.isnan(seconds):
