@@ -1,0 +1,139 @@
+"""``python -m bench``: run the suites, print tables, write JSON, PNG and summary.md.
+
+Usage::
+
+    python -m bench                 # every suite, full size (~10 min on 2 cores)
+    python -m bench --quick         # reduced sizes, under a minute
+    python -m bench hotpath memory  # some suites only
+    python -m bench --out DIR       # write results elsewhere than bench/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import (
+    bench_contention,
+    bench_hotpath,
+    bench_memory,
+    bench_stampede,
+    bench_sweeper,
+    bench_threads,
+    report,
+)
+from ._harness import Config, Progress, Scale, machine
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+SUITES: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (
+        bench_hotpath,
+        bench_contention,
+        bench_stampede,
+        bench_threads,
+        bench_sweeper,
+        bench_memory,
+    )
+}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_suite(
+    name: str, config: Config, out: Path, progress: Progress, *, plots: bool = True
+) -> dict[str, Any]:
+    """Run one suite; write ``<suite>.json`` (and ``<suite>.png``) under ``out``."""
+    started = datetime.datetime.now(datetime.timezone.utc)
+    clock = time.perf_counter()
+    result: dict[str, Any] = SUITES[name].run(config, progress)
+    result["meta"] = {
+        "scale": config.scale,
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_s": round(time.perf_counter() - clock, 1),
+        "machine": machine(),
+        "command": "python -m bench"
+        + {"full": "", "quick": " --quick", "smoke": " --smoke"}[config.scale],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if plots and not report.plot(result, out / f"{name}.png"):
+        progress.note(f"[{name}] plot skipped: n/a (matplotlib not installed)")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen suites."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        choices=[[], *SUITES],
+        metavar="SUITE",
+        help=f"suites to run (default: all): {', '.join(SUITES)}",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="reduced sizes (under a minute)")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes (for the test suite)")
+    parser.add_argument("--huge", action="store_true", help="also run 10M-key sizes (slow)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run several suites in this interpreter instead of one fresh one each",
+    )
+    args = parser.parse_args(argv)
+    suites = args.suites or list(SUITES)
+
+    scale: Scale = "quick" if args.quick else "smoke" if args.smoke else "full"
+    config = Config(scale=scale, huge=args.huge)
+    progress = Progress(quiet=args.quiet)
+    started = time.perf_counter()
+    if len(suites) > 1 and not args.in_process:
+        # One fresh interpreter per suite: what one suite leaves on the heap
+        # (millions of objects, a fragmented arena) otherwise shows up as GC
+        # pauses and loop stalls in the next one's figures.
+        forwarded = [
+            flag
+            for flag, wanted in (
+                ("--quick", args.quick),
+                ("--smoke", args.smoke),
+                ("--huge", args.huge),
+                ("--no-plots", args.no_plots),
+                ("--quiet", args.quiet),
+            )
+            if wanted
+        ]
+        for name in suites:
+            command = [sys.executable, "-m", "bench", name, "--out", str(args.out), *forwarded]
+            subprocess.run(command, check=True)
+    else:
+        for name in suites:
+            result = run_suite(name, config, args.out, progress, plots=not args.no_plots)
+            print(f"\n## {result['title']}\n")
+            print(report.suite_markdown(result))
+            sys.stdout.flush()
+    results = report.load_results(args.out)
+    summary = report.write_summary(args.out, results)
+    print("\n## Summary\n")
+    print(report.headline_markdown(results))
+    print()
+    print(report.targets_markdown([t for r in results for t in r.get("targets", [])]))
+    progress.note(
+        f"results in {args.out} (summary: {summary.name}); "
+        f"total {time.perf_counter() - started:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

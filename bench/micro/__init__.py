@@ -1,0 +1,1 @@
+"""pytest-benchmark micro-benchmarks of the hot path (``make bench-micro``)."""
