@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 D = TypeVar("D")
 _CacheT = TypeVar("_CacheT", bound="Cache[Any, Any]")
 
-#: Each sweep interval is split into this many expiry buckets, so a key is
-#: reclaimed at most ``1 + 1/4`` intervals after it expires and a pass scans at
-#: most a quarter interval's worth of not-yet-expired keys.
+#: Each sweep interval is split into this many expiry buckets. A pass empties
+#: the due buckets and scans the one the current instant falls in, so it
+#: reclaims every expired key while looking at no more than a quarter
+#: interval's worth of keys that have not expired yet.
 _BUCKETS_PER_INTERVAL: Final = 4
 
 
