@@ -149,8 +149,24 @@ class Ops:
     aclose: Callable[[], Awaitable[None]] | None = None
 
 
+class _Availability:
+    """Says where a contender cannot run; its dataclass provides the fields."""
+
+    build: object
+    missing: str | None
+    asyncio_only: bool
+
+    def unsupported(self, backend: str) -> str | None:
+        """An "n/a (...)" text when this contender cannot run on ``backend``, else ``None``."""
+        if self.build is None:
+            return na(self.missing or NOT_INSTALLED)
+        if self.asyncio_only and backend == "trio":
+            return na(ASYNCIO_ONLY)
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
-class Contender:
+class Contender(_Availability):
     """A cache under test: how to build it, and where it does not apply."""
 
     name: str
@@ -165,14 +181,6 @@ class Contender:
     native: bool = False
     #: The adapter adds one Python call around the peer's own method.
     adapter: bool = False
-
-    def unsupported(self, backend: str) -> str | None:
-        """An "n/a (...)" text when this contender cannot run on ``backend``, else ``None``."""
-        if self.build is None:
-            return na(self.missing or NOT_INSTALLED)
-        if self.asyncio_only and backend == "trio":
-            return na(ASYNCIO_ONLY)
-        return None
 
 
 def _async_wrap(
@@ -355,7 +363,7 @@ _MISSING = object()
 
 
 @dataclasses.dataclass(frozen=True)
-class LoaderContender:
+class LoaderContender(_Availability):
     """A way to answer 1,000 concurrent requests through a cache and a slow loader."""
 
     name: str
@@ -364,14 +372,6 @@ class LoaderContender:
     build: Callable[[Load], Request] | None
     missing: str | None = None
     asyncio_only: bool = False
-
-    def unsupported(self, backend: str) -> str | None:
-        """An "n/a (...)" text when this contender cannot run on ``backend``, else ``None``."""
-        if self.build is None:
-            return na(self.missing or NOT_INSTALLED)
-        if self.asyncio_only and backend == "trio":
-            return na(ASYNCIO_ONLY)
-        return None
 
 
 def _seed_pattern(load: Load) -> Request:
