@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run several suites in this interpreter instead of one fresh one each",
     )
+    # Set by the parent run for each suite's interpreter: the parent writes
+    # the summary once, at the end.
+    parser.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     suites = args.suites or list(SUITES)
 
@@ -114,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             if wanted
         ]
         for name in suites:
-            command = [sys.executable, "-m", "bench", name, "--out", str(args.out), *forwarded]
+            command = [
+                *(sys.executable, "-m", "bench", name, "--no-summary"),
+                *("--out", str(args.out), *forwarded),
+            ]
             subprocess.run(command, check=True)
     else:
         for name in suites:
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n## {result['title']}\n")
             print(report.suite_markdown(result))
             sys.stdout.flush()
+    if args.no_summary:
+        return 0
     results = report.load_results(args.out)
     summary = report.write_summary(args.out, results)
     print("\n## Summary\n")
