@@ -666,7 +666,7 @@ class Cache(Generic[K, V]):
     async def sweep(self) -> int:
         """Reclaim every entry that has expired now; return how many.
 
-        Works in slices of about half a millisecond with a checkpoint between
+        Works in slices of about a quarter millisecond with a checkpoint between
         them, holding one shard's lock at a time, so the loop keeps serving.
         Its cost grows with the number of expired entries, not the cache size.
 
