@@ -13,11 +13,14 @@ recording how late it wakes: the event-loop stall) and the reclaimer under
 test, every ``sweep_interval`` (0.5 s):
 
 * ``sweepcache sweeper``: ``await cache.sweep()`` each interval, as
-  ``run_sweeper`` does (bounded slices, a checkpoint about every millisecond);
+  ``run_sweeper`` does (bounded slices, a checkpoint every quarter millisecond);
 * ``naive full scan``: one pass over the whole dict per interval, deleting
   the expired keys, with no slicing (what cashews' scanner does);
 * ``lazy only (seed)``: no reclaimer; expired keys leave only when read.
 
+Each variant runs three times (once in QUICK), interleaved with the others;
+a row shows the median run, and the longest stall also its min-max over the
+runs, because a single maximum is at the mercy of the rest of the machine.
 Reports the longest and p99 heartbeat lateness, the time from the expiry
 instant until every expired key is gone (or how many are left), and the
 reclaimer's busy share of the window (wall time inside its passes, the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import random
+import statistics
 from time import monotonic, perf_counter
 from typing import Any
 
@@ -236,20 +240,27 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
     ]
     if "trio" in by_name:
         plan.append((by_name["trio"], "sweepcache sweeper", sizes[-1]))
-    progress.start(NAME, len(plan))
+    repeats = config.pick(smoke=1, quick=1, full=3)
+    progress.start(NAME, repeats * len(plan))
+    # Repeats are interleaved across variants, so that a burst of noise from
+    # the rest of the machine (the lazy-only row shows its size) spreads over
+    # all of them; each row reports the median run and the spread of maxima.
+    runs: list[list[dict[str, Any]]] = [[] for _ in plan]
+    for repeat in range(repeats):
+        for index, (backend, variant, size) in enumerate(plan):
+            runs[index].append(backend.run(_one_run, variant, size, interval))
+            progress.step(f"{backend.name} {variant} {size:,} keys, run {repeat + 1}/{repeats}")
     rows: list[dict[str, Any]] = []
-    for backend, variant, size in plan:
-        measured = backend.run(_one_run, variant, size, interval)
+    for (backend, variant, size), measured in zip(plan, runs, strict=True):
         rows.append(
             {
                 "backend": backend.name,
                 "contender": variant,
                 "role": "sweepcache" if variant.startswith("sweepcache") else "seed",
                 "keys": size,
-                **measured,
+                **_median_run(measured),
             }
         )
-        progress.step(f"{backend.name} {variant} {size:,} keys")
     if "trio" not in by_name:
         rows.append(
             {"backend": "trio", "contender": "sweepcache sweeper", "na": na("trio not installed")}
@@ -279,6 +290,20 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
             "cashews pattern.",
         ],
     }
+
+
+def _median_run(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of every figure over the repeats, plus the spread of the longest stalls."""
+    combined: dict[str, Any] = {"repeats": len(measured)}
+    for name in measured[0].keys() | measured[-1].keys():
+        values = [run.get(name) for run in measured]
+        if all(isinstance(value, (int, float)) for value in values):
+            combined[name] = statistics.median(values)  # type: ignore[type-var]
+        # A figure missing from some run (``reclaim_s`` when a run never
+        # finished reclaiming) is left out: the row then says "never".
+    stalls = [run["stall_max_s"] for run in measured]
+    combined["stall_max_range_s"] = [min(stalls), max(stalls)]
+    return combined
 
 
 def _pick(rows: list[dict[str, Any]], backend: str, variant: str) -> dict[str, Any] | None:

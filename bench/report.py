@@ -142,7 +142,7 @@ def _sweeper(result: dict[str, Any]) -> Table:
         "backend",
         "variant",
         "keys",
-        "longest stall ms",
+        "longest stall ms (min-max)",
         "p99 stall ms",
         "all reclaimed after",
         "busy share",
@@ -164,7 +164,7 @@ def _sweeper(result: dict[str, Any]) -> Table:
                 row["backend"],
                 row["contender"],
                 f"{row['keys']:,}",
-                _ms(row["stall_max_s"], 2),
+                _ms(row["stall_max_s"], 2) + _stall_spread(row),
                 _ms(row["stall_p99_s"], 2),
                 reclaimed,
                 f"{row['busy_share'] * 100:.1f}%",
@@ -538,3 +538,11 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
 }
+
+
+def _stall_spread(row: dict[str, Any]) -> str:
+    """`` (min-max)`` of the longest stalls over the repeats, when there were several."""
+    low, high = row.get("stall_max_range_s") or (None, None)
+    if low is None or row.get("repeats", 1) < 2:
+        return ""
+    return f" ({_ms(low, 2)}-{_ms(high, 2)})"
