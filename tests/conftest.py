@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from sweepcache import Cache
 from sweepcache.testing import FakeClock
+
+# CI must be reproducible: there, hypothesis replays the same examples every
+# run (a failure found locally is kept in .hypothesis/ and replayed first).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _BACKENDS: list[Any] = [pytest.param(("asyncio", {}), id="asyncio")]
 try:
