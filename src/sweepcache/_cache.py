@@ -422,16 +422,10 @@ class Cache(Generic[K, V]):
         lock = shard.lock
         lock.acquire()
         try:
-            old = self._data.pop(key, None)
-            if old is None:
-                return False
-            expires_at = old[1]
-            if expires_at == NEVER:
-                return True
-            shard.leave(shard.bucket_of(expires_at), self._data)
+            old = shard.pop(self._data, key)
         finally:
             lock.release()
-        return self._clock() < expires_at
+        return old is not None and self._clock() < old[1]
 
     async def delete(self, key: K) -> bool:
         """Remove ``key``; return whether it held a live entry.
@@ -466,13 +460,8 @@ class Cache(Generic[K, V]):
         deleted = 0
         for shard, key in shards:
             with shard.lock:
-                old = data.pop(key, None)
-                if old is None:
-                    continue
-                expires_at = old[1]
-                if expires_at < NEVER:
-                    shard.leave(shard.bucket_of(expires_at), data)
-            deleted += now < expires_at
+                old = shard.pop(data, key)
+            deleted += old is not None and now < old[1]
         return deleted
 
     def _discard_expired(self, key: K, entry: Entry[V]) -> None:
@@ -481,8 +470,7 @@ class Cache(Generic[K, V]):
         with shard.lock:
             data = self._data
             if data.get(key) is entry:
-                del data[key]
-                shard.leave(shard.bucket_of(entry[1]), data)
+                shard.pop(data, key)
 
     def clear_nowait(self) -> None:
         """Remove every entry.
@@ -546,9 +534,7 @@ class Cache(Generic[K, V]):
             if entry is None or entry[1] <= now:
                 return False
             if seconds == 0.0:
-                del data[key]
-                if entry[1] < NEVER:
-                    shard.leave(shard.bucket_of(entry[1]), data)
+                shard.pop(data, key)
                 return True
             expires_at = NEVER if seconds is None else now + seconds
             data[key] = (entry[0], expires_at)

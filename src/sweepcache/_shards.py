@@ -49,3 +49,10 @@ class Shard(ExpiryIndex[K, V]):
             due = scaled - scaled % 1.0
             if heap[0] < due:
                 self.reclaim_due(due, now, 2, data)
+
+    def pop(self, data: dict[K, Entry[V]], key: K) -> Entry[V] | None:
+        """Remove ``key`` and its index slot; return its entry. The caller holds ``lock``."""
+        old = data.pop(key, None)
+        if old is not None and old[1] < NEVER:
+            self.leave(self.bucket_of(old[1]), data)
+        return old
