@@ -242,26 +242,33 @@ def _cashews(capacity: int) -> Ops:
     return Ops(cache.get, set_, cache.delete, cache, cache.close)
 
 
-def _cachetools_cache(capacity: int) -> Any:
+Parts = tuple[Any, Any, Any, Any]  # get, set, delete, the cache itself
+
+
+def _sync_and_async(parts: Callable[[int], Parts]) -> tuple[Callable[[int], Ops], ...]:
+    """Two builders over one sync peer: called as is, and wrapped in coroutines."""
+
+    def sync(capacity: int) -> Ops:
+        get, set_, delete, cache = parts(capacity)
+        return Ops(get, set_, delete, cache)
+
+    def in_coroutine(capacity: int) -> Ops:
+        get, set_, delete, cache = parts(capacity)
+        return Ops(*_async_wrap(get, set_, delete), cache)
+
+    return sync, in_coroutine
+
+
+def _cachetools_parts(capacity: int) -> Parts:
     cachetools = optional_import("cachetools")
-    return cachetools.TTLCache(maxsize=sys.maxsize, ttl=TTL, timer=monotonic)
-
-
-def _cachetools_sync(capacity: int) -> Ops:
-    cache = _cachetools_cache(capacity)
-    return Ops(cache.get, cache.__setitem__, cache.__delitem__, cache)
-
-
-def _cachetools_async(capacity: int) -> Ops:
-    cache = _cachetools_cache(capacity)
-    aget, aset, adelete = _async_wrap(cache.get, cache.__setitem__, cache.__delitem__)
-    return Ops(aget, aset, adelete, cache)
+    cache = cachetools.TTLCache(maxsize=sys.maxsize, ttl=TTL, timer=monotonic)
+    return cache.get, cache.__setitem__, cache.__delitem__, cache
 
 
 _THEINE_TTL = timedelta(seconds=TTL)
 
 
-def _theine_ops(capacity: int) -> tuple[Any, Any, Any, Any]:
+def _theine_parts(capacity: int) -> Parts:
     theine = optional_import("theine")
     cache = theine.Cache(max(capacity, 1024))
 
@@ -271,31 +278,15 @@ def _theine_ops(capacity: int) -> tuple[Any, Any, Any, Any]:
     return cache.get, set_, cache.delete, cache
 
 
-def _theine_sync(capacity: int) -> Ops:
-    get, set_, delete, cache = _theine_ops(capacity)
-    return Ops(get, set_, delete, cache)
-
-
-def _theine_async(capacity: int) -> Ops:
-    get, set_, delete, cache = _theine_ops(capacity)
-    aget, aset, adelete = _async_wrap(get, set_, delete)
-    return Ops(aget, aset, adelete, cache)
-
-
-def _cachebox_cache(capacity: int) -> Any:
+def _cachebox_parts(capacity: int) -> Parts:
     cachebox = optional_import("cachebox")
-    return cachebox.TTLCache(0, TTL)  # maxsize 0: unbounded; one global TTL
+    cache = cachebox.TTLCache(0, TTL)  # maxsize 0: unbounded; one global TTL
+    return cache.get, cache.__setitem__, cache.pop, cache
 
 
-def _cachebox_sync(capacity: int) -> Ops:
-    cache = _cachebox_cache(capacity)
-    return Ops(cache.get, cache.__setitem__, cache.pop, cache)
-
-
-def _cachebox_async(capacity: int) -> Ops:
-    cache = _cachebox_cache(capacity)
-    aget, aset, adelete = _async_wrap(cache.get, cache.__setitem__, cache.pop)
-    return Ops(aget, aset, adelete, cache)
+_cachetools_sync, _cachetools_async = _sync_and_async(_cachetools_parts)
+_theine_sync, _theine_async = _sync_and_async(_theine_parts)
+_cachebox_sync, _cachebox_async = _sync_and_async(_cachebox_parts)
 
 
 def _peer(
