@@ -22,7 +22,7 @@ from typing import Any, Final
 import anyio
 import pytest
 
-from index_checks import assert_index_consistent
+from index_checks import assert_index_consistent, expiries, sweep_step_counts
 from sweepcache import Cache
 from sweepcache._sweeper import SLICE_KEYS
 from sweepcache.testing import FakeClock
@@ -42,15 +42,13 @@ def heap_size(cache: Cache[Any, Any]) -> int:
 def indexed_keys(cache: Cache[Any, Any]) -> int:
     """Distinct keys the index holds as current (slots minus stale copies)."""
     return sum(
-        len(bucket.keys) - bucket.stale
-        for shard in cache._shards
-        for bucket in shard._buckets.values()
+        len(bucket) - bucket.stale for shard in cache._shards for bucket in shard._buckets.values()
     )
 
 
 def expired_stored(cache: Cache[Any, Any]) -> int:
     now = cache._clock()
-    return sum(1 for _, expires_at in cache._data.values() if expires_at <= now)
+    return sum(1 for expires_at in expiries(cache).values() if expires_at <= now)
 
 
 @pytest.fixture
@@ -88,17 +86,18 @@ class TestBoundedMemoryWithoutSweeper:
                 cache.set_nowait(key, round_number, ttl=rng.choice([500.0, 1500.0]))
             fake.advance(0.002)
             if round_number % 2_000 == 0:
-                finite = sum(1 for _, e in cache._data.values() if e < NEVER)
+                finite = sum(1 for e in expiries(cache).values() if e < NEVER)
                 slots = index_slots(cache)
                 # Nothing has expired (400 s of 500+ s ttls), so no bucket is due
-                # and each holds at most as many stale copies as live keys.
-                assert slots <= 2 * finite, (round_number, slots, finite)
+                # and each holds at most about as many stale copies as live keys
+                # (a little more while a compaction is under way).
+                assert slots <= 3 * finite, (round_number, slots, finite)
                 assert sum(len(s._buckets) for s in cache._shards) <= finite
                 assert heap_size(cache) <= 2 * keys + 65 * shards
                 peak_slots = max(peak_slots, slots)
                 peak_heap = max(peak_heap, heap_size(cache))
         assert moved > 100_000  # far more moves than slots: compaction really ran
-        assert peak_slots <= 2 * keys
+        assert peak_slots <= 3 * keys
         assert peak_heap <= 2 * keys + 65 * shards
         assert expired_stored(cache) == 0
         assert_index_consistent(cache)
@@ -111,8 +110,8 @@ class TestBoundedMemoryWithoutSweeper:
         (bucket,) = cache._shards[0]._buckets.values()
         for key in range(90):
             cache.set_nowait(key, key, ttl=20.0)  # another bucket
-        assert len(bucket.keys) - bucket.stale == 10
-        assert bucket.stale * 2 <= len(bucket.keys)  # compacted along the way
+        assert len(bucket) - bucket.stale == 10
+        assert bucket.stale * 2 <= len(bucket) or bucket.pending is not None  # compacting
         assert index_slots(cache) <= 2 * len(cache)
         for key in range(90, 100):
             cache.delete_nowait(key)
@@ -143,7 +142,7 @@ class TestReclaimedByWrites:
             peak = max(peak, len(cache))
         # Live keys, plus at most the quarter-interval bucket not yet due.
         assert peak <= 1_000 + 250 + 50 * shards, peak
-        assert index_slots(cache) <= 2 * len(cache)
+        assert index_slots(cache) <= 3 * len(cache)
         assert heap_size(cache) <= 2 * len(cache) + 65 * shards
         assert_index_consistent(cache)
 
@@ -178,15 +177,11 @@ class TestSweepWork:
         cache: Cache[int, int] = Cache(shards=16, clock=fake)
         anyio.run(cache.set_many, dict.fromkeys(range(100_000), 1), 3_600.0)
         fake.advance(100.0)
-        before = [
-            (bucket_id, len(b.keys)) for s in cache._shards for bucket_id, b in s._buckets.items()
-        ]
-        steps = list(cache._sweep_steps())
+        before = [(bucket_id, len(b)) for s in cache._shards for bucket_id, b in s._buckets.items()]
+        steps = list(sweep_step_counts(cache))
         # One step per shard: the (empty) current bucket; no due bucket, no slices.
         assert steps == [0] * cache.shards
-        after = [
-            (bucket_id, len(b.keys)) for s in cache._shards for bucket_id, b in s._buckets.items()
-        ]
+        after = [(bucket_id, len(b)) for s in cache._shards for bucket_id, b in s._buckets.items()]
         assert after == before
         assert len(cache) == 100_000
 
@@ -197,7 +192,7 @@ class TestSweepWork:
         anyio.run(cache.set_many, {-key - 1: 1 for key in range(bystanders)}, 3_600.0)
         anyio.run(cache.set_many, dict.fromkeys(range(1_000), 1), 1.0)
         fake.advance(2.0)
-        steps = list(cache._sweep_steps())
+        steps = list(sweep_step_counts(cache))
         assert sum(steps) == 1_000
         # Per shard: due-bucket slices of SLICE_KEYS, then one current-bucket step.
         assert len(steps) <= cache.shards * 2 + 1_000 // SLICE_KEYS + 1
@@ -217,7 +212,7 @@ class TestSweepWork:
         assert expired_stored(cache) == expected
         steps = 0
         reclaimed = 0
-        for count in cache._sweep_steps():
+        for count in sweep_step_counts(cache):
             assert not shard.lock.locked()  # no lock across a suspension
             assert 0 <= count <= SLICE_KEYS
             steps += 1
@@ -240,7 +235,7 @@ class TestSweepWork:
             cache.set_nowait(key, key, ttl=0.1 if key % 2 else 0.2)
         fake.advance(0.15 if where == "current" else 0.5)
         sweep_now = fake.now
-        steps = iter(cache._sweep_steps())
+        steps = iter(sweep_step_counts(cache))
         new_key = 10_000
         for _ in steps:
             key = rng.randrange(3_000)
@@ -259,7 +254,7 @@ class TestSweepWork:
                 cache.clear_nowait()
             assert_index_consistent(cache)
         # The pass judged expiry at its own start: nothing it could see as expired is left.
-        assert all(e > sweep_now for _, e in cache._data.values())
+        assert all(e > sweep_now for e in expiries(cache).values())
         fake.advance(1.0)
         expected = expired_stored(cache)
         assert anyio.run(cache.sweep) == expected
@@ -287,9 +282,9 @@ class TestExactCounts:
         assert anyio.run(cache.sweep) == 0
         fake.advance(0.5)  # exactly the two-second instant
         assert anyio.run(cache.sweep) == 5
-        assert sorted(cache._data) == ["never-0", "never-1", "never-2", "one-2"]
+        assert sorted(expiries(cache)) == ["never-0", "never-1", "never-2", "one-2"]
         fake.advance(10_000.0)
-        assert sum(cache._sweep_steps()) == 1
+        assert sum(sweep_step_counts(cache)) == 1
         assert len(cache) == 3
         assert_index_consistent(cache)
 

@@ -45,7 +45,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from index_checks import assert_index_consistent
+from index_checks import assert_index_consistent, entries, sweep_step_counts
 from sweepcache import DEFAULT_TTL, Cache
 from sweepcache.testing import FakeClock
 
@@ -151,7 +151,7 @@ class CacheMachine(RuleBasedStateMachine):
         return None if ttl is None else float(ttl)
 
     def sweep_expectation(self) -> int:
-        return sum(1 for _, expires_at in self.cache._data.values() if expires_at <= self.now)
+        return sum(1 for entry in entries(self.cache).values() if entry[1] <= self.now)
 
     # -- setup ---------------------------------------------------------------
 
@@ -273,7 +273,7 @@ class CacheMachine(RuleBasedStateMachine):
         else:
             assert cache.delete_nowait(key) == was_live
         self.model.pop(key, None)
-        assert key not in cache._data
+        assert key not in entries(cache)
 
     @rule(key_list=st.lists(keys, max_size=6))
     def delete_many(self, key_list: list[Key]) -> None:
@@ -355,7 +355,7 @@ class CacheMachine(RuleBasedStateMachine):
         cache = self.cache
         expected = self.sweep_expectation()
         # The sync path consumes the sweeper's locked steps without an event loop.
-        reclaimed = self.portal.call(cache.sweep) if use_async else sum(cache._sweep_steps())
+        reclaimed = self.portal.call(cache.sweep) if use_async else sum(sweep_step_counts(cache))
         assert reclaimed == expected
         assert len(cache) == self.live_count()
         assert_index_consistent(cache, swept=True)
@@ -364,7 +364,7 @@ class CacheMachine(RuleBasedStateMachine):
 
     @invariant()
     def stored_entries_match_model(self) -> None:
-        data = self.cache._data
+        data = {key: entry[:2] for key, entry in entries(self.cache).items()}
         for key, entry in self.model.items():
             if self.now < entry[1]:
                 assert data.get(key) == entry, key

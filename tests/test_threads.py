@@ -29,7 +29,7 @@ import anyio.to_thread
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from index_checks import assert_index_consistent
+from index_checks import assert_index_consistent, entries, sweep_step_counts
 from sweepcache import Cache
 from sweepcache.testing import FakeClock
 
@@ -137,7 +137,7 @@ class Hammer:
                     backend = "trio" if self.sweep_passes % 20 == 0 else "asyncio"
                     self.reclaimed += anyio.run(self.cache.sweep, backend=backend)
                 else:
-                    self.reclaimed += sum(self.cache._sweep_steps())
+                    self.reclaimed += sum(sweep_step_counts(self.cache))
         except BaseException as exc:
             self.errors.append(exc)
 
@@ -185,17 +185,17 @@ def test_threads_hammer_shared_keys(portal_backend: str, shards: int) -> None:
     for key, value in reads:
         assert value[0] == key
         assert value in written
-    for key, (value, _) in cache._data.items():
+    for key, (value, *_) in entries(cache).items():
         assert value[0] == key
         assert value in written
 
     assert_index_consistent(cache)
     now = clock.now
-    live = sum(1 for _, expires_at in cache._data.values() if now < expires_at)
+    live = sum(1 for entry in entries(cache).values() if now < entry[1])
     expired = len(cache) - live
     assert anyio.run(cache.sweep) == expired
     assert len(cache) == live
-    assert all(now < expires_at for _, expires_at in cache._data.values())
+    assert all(now < entry[1] for entry in entries(cache).values())
     assert_index_consistent(cache)
 
 
@@ -263,7 +263,7 @@ async def test_to_thread_workers_share_the_cache() -> None:
         assert got in written
     assert_index_consistent(cache)
     now = clock.now
-    live = sum(1 for _, expires_at in cache._data.values() if now < expires_at)
+    live = sum(1 for entry in entries(cache).values() if now < entry[1])
     await cache.sweep()
     assert len(cache) == live
     assert_index_consistent(cache)
@@ -328,7 +328,7 @@ def test_read_discard_after_a_concurrent_delete_is_harmless() -> None:
     meddler.hook = lambda: cache.delete_nowait("k")
     assert cache.get_nowait("k", "miss") == "miss"
     assert meddler.hooks_run == 1
-    assert "k" not in cache._data
+    assert "k" not in entries(cache)
     assert_index_consistent(cache)
 
 

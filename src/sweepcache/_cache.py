@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
-import enum
-import math
+import functools
+import sys
 import threading
-from numbers import Real
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeVar, final, overload
+from time import perf_counter
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    NoReturn,
+    TypeVar,
+    final,
+    overload,
+)
 
 import anyio
 import anyio.lowlevel
 
+from . import _readpath
+from ._arguments import (
+    DEFAULT_TTL,
+    TTLArg,
+    check_default_ttl,
+    check_shards,
+    check_sweep_interval,
+    check_ttl,
+    safe_repr,
+)
 from ._clock import Clock, default_clock
 from ._expiry import NEVER, Entry, K, V
-from ._loading import load as _load
-from ._loading import refresh as _refresh
-from ._shards import Shard
-from ._sweeper import run_sweeper, sweep_steps, sweep_with_checkpoints
+from ._removal import EXPIRED, EXPLICIT, Removal, release
+from ._shards import Shard, TaggedShard
+from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup, TaskStatus
     from anyio.lowlevel import EventLoopToken
 
     from ._loading import Load
+    from ._removal import RemovalCause
+
+__all__ = ("DEFAULT_TTL", "Cache", "TTLArg", "unhashable")
 
 D = TypeVar("D")
 _CacheT = TypeVar("_CacheT", bound="Cache[Any, Any]")
@@ -35,57 +56,46 @@ _CacheT = TypeVar("_CacheT", bound="Cache[Any, Any]")
 #: reclaims every expired key while looking at no more than a quarter
 #: interval's worth of keys that have not expired yet.
 _BUCKETS_PER_INTERVAL: Final = 4
+#: Default number of lock stripes.
+DEFAULT_SHARDS: Final = 16
+#: Tags of one ``clear``/``invalidate_tags`` slice under one lock.
+_SLICE_KEYS: Final = 256
+
+#: Set by tests to build every cache with one layout; ``None`` picks by build.
+_LAYOUT_OVERRIDE: str | None = None
 
 
-class _Default(enum.Enum):
-    """The type of :data:`DEFAULT_TTL`: "use the cache's ``default_ttl``".
-
-    Pass it to forward a ``ttl`` argument without choosing one yourself::
-
-        async def remember(key: str, value: int, ttl: TTLArg = DEFAULT_TTL) -> None:
-            await cache.set(key, value, ttl=ttl)
-    """
-
-    TTL = "the cache's default_ttl"
-
-    def __repr__(self) -> str:
-        return "<default_ttl>"
+def default_layout() -> str:
+    """One dict per shard on a free-threaded build (GIL off), one shared dict otherwise."""
+    if _LAYOUT_OVERRIDE is not None:
+        return _LAYOUT_OVERRIDE
+    gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
+    if gil_enabled is not None and not gil_enabled():
+        return _readpath.SHARDED
+    return _readpath.SINGLE
 
 
-#: Sentinel for "use the cache's ``default_ttl``".
-DEFAULT_TTL: Final = _Default.TTL
-
-TTLArg = float | None | Literal[_Default.TTL]
-
-
-def check_ttl(ttl: object, name: str = "ttl") -> float | None:
-    """Return ``ttl`` as float seconds (``None`` for never), or raise.
-
-    Any real number works (``int``, ``float``, ``Fraction``, NumPy floats);
-    ``math.inf`` means never, like ``None``. ``bool`` is rejected although it
-    is an ``int``: ``ttl=True`` is a bug, not one second.
-    """
-    if ttl is None:
-        return None
-    if ttl.__class__ is int or ttl.__class__ is float:  # skip the slow ABC check
-        seconds = float(ttl)
-        if not seconds >= 0.0:  # negative or NaN
-            raise ValueError(f"{name} must be >= 0 or None, got {ttl!r}")
-        return None if seconds == math.inf else seconds
-    if isinstance(ttl, bool) or not isinstance(ttl, Real):
-        raise TypeError(
-            f"{name} must be a number of seconds or None, got {type(ttl).__name__} {ttl!r}"
-        )
-    seconds = float(ttl)
-    if not seconds >= 0.0:  # negative or NaN
-        raise ValueError(f"{name} must be >= 0 or None, got {ttl!r}")
-    return None if seconds == math.inf else seconds
-
-
-def _unhashable(key: object) -> TypeError:
+def unhashable(key: object) -> TypeError:
+    """The error for an unhashable key, naming its type."""
     return TypeError(
         f"cache keys must be hashable, got unhashable key of type {type(key).__name__!r}"
     )
+
+
+def check_tags(tags: object) -> frozenset[Hashable]:
+    """Return ``tags`` as a frozenset, or raise ``TypeError`` naming them."""
+    if isinstance(tags, (str, bytes)):
+        raise TypeError(
+            f"tags must be an iterable of hashable tags, got the string {tags!r}; "
+            f"write tags=({tags!r},) for one tag"
+        )
+    try:
+        return frozenset(tags)  # type: ignore[call-overload,no-any-return]
+    except TypeError:
+        raise TypeError(
+            f"tags must be an iterable of hashable tags, got {type(tags).__name__} "
+            f"{safe_repr(tags, 80)}"
+        ) from None
 
 
 @final
@@ -96,23 +106,35 @@ class Cache(Generic[K, V]):
     bytecodes and never across an ``await``. Expired entries are never
     returned (lazy expiry) and are reclaimed in the background by the sweeper
     (``async with cache:`` or ``await task_group.start(cache.run_sweeper)``),
-    by :meth:`sweep`, and a few at a time by writes of new keys.
+    by :meth:`sweep`, and a few at a time by writes of new keys. Values are
+    stored by reference, not copied; each process has its own cache.
 
-    The async methods never yield to the event loop: they wrap the
-    ``*_nowait`` methods so that code can ``await`` them today and a slower
-    tier can sit behind the same names later.
+    The async methods never yield to the event loop (except :meth:`clear`,
+    :meth:`invalidate_tags` and :meth:`sweep`, which work in slices): they
+    wrap the ``*_nowait`` methods so that code can ``await`` them today and a
+    slower tier can sit behind the same names.
 
     Args:
-        default_ttl: Seconds an entry lives when ``set`` gets no ``ttl``;
-            ``None`` means entries never expire by default.
-        shards: Number of lock stripes (and expiry indexes); a power of two.
-        sweep_interval: Seconds between the sweeper's passes (real time).
+        default_ttl: Seconds (or a :class:`~datetime.timedelta`) an entry
+            lives when ``set`` gets no ``ttl``; ``None`` means never.
+        shards: Number of lock stripes (and expiry indexes): a power of two
+            from 1 to 1024. Default 16.
+        sweep_interval: Seconds between the sweeper's passes (real time),
+            from 0.001 to 86400.
         clock: Returns the current time in seconds and never goes backwards;
             it decides expiry. :class:`sweepcache.testing.FakeClock` in tests.
+        on_removal: Called as ``on_removal(key, value, cause)`` once for
+            every entry that leaves the cache, with no lock held (see
+            :class:`RemovalCause`). It runs in the task or thread whose
+            operation removed the entry: the writer's (``set``, ``delete``,
+            ``clear``, ``invalidate_tags``, and writes that reclaim expired
+            entries), the reader's (a read that finds an entry expired) or
+            the sweeper's. What it raises is logged on the ``sweepcache``
+            logger and never reaches that operation. It may call the cache.
+        name: A name for this cache, shown in its ``repr`` and in metrics.
 
     Raises:
-        ValueError: ``default_ttl`` is not > 0 or ``None``, ``shards`` is not a
-            power of two >= 1, or ``sweep_interval`` is not > 0.
+        ValueError: An argument is out of its range (see each one).
         TypeError: An argument has the wrong type.
 
     Example::
@@ -127,66 +149,103 @@ class Cache(Generic[K, V]):
         "_clock",
         "_data",
         "_default_ttl",
+        "_dicts",
+        "_hit_count",
         "_inverse_width",
+        "_layout",
         "_lifecycle_lock",
+        "_listener",
         "_loads",
         "_loads_lock",
         "_mask",
+        "_miss_count",
+        "_name",
         "_shards",
         "_sweep_interval",
         "_task_group",
         "_task_group_token",
     )
 
+    def __new__(
+        cls,
+        *,
+        on_removal: Callable[[K, V, RemovalCause], object] | None = None,
+        **_: object,
+    ) -> Cache[K, V]:
+        """Build the variant of the cache whose read and write paths fit its features."""
+        if "_variant" in cls.__dict__:  # a variant class, built directly (tests)
+            return object.__new__(cls)
+        records: tuple[str, ...] = ()
+        reporting = on_removal is not None
+        return object.__new__(_variant(default_layout(), records, reporting))
+
     def __init__(
         self,
         *,
         default_ttl: float | None = 60.0,
-        shards: int = 16,
+        shards: int = DEFAULT_SHARDS,
         sweep_interval: float = 1.0,
         clock: Clock = default_clock,
+        on_removal: Callable[[K, V, RemovalCause], object] | None = None,
+        name: str | None = None,
     ) -> None:
-        default_seconds = check_ttl(default_ttl, "default_ttl")
-        if default_seconds == 0.0:
-            raise ValueError("default_ttl must be > 0 or None, got 0 (ttl=0 deletes a key)")
-        if isinstance(shards, bool) or not isinstance(shards, int):
-            raise TypeError(f"shards must be an int, got {type(shards).__name__} {shards!r}")
-        if shards < 1 or shards & (shards - 1):
-            raise ValueError(f"shards must be a power of two >= 1, got {shards!r}")
-        if isinstance(sweep_interval, bool) or not isinstance(sweep_interval, (int, float)):
-            raise TypeError(
-                f"sweep_interval must be a number of seconds, got "
-                f"{type(sweep_interval).__name__} {sweep_interval!r}"
-            )
-        if not 0.0 < sweep_interval < math.inf:
-            raise ValueError(f"sweep_interval must be > 0 and finite, got {sweep_interval!r}")
+        default_seconds = check_default_ttl(default_ttl)
+        check_shards(shards)
+        interval = check_sweep_interval(sweep_interval)
         if not callable(clock):
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
+        if on_removal is not None and not callable(on_removal):
+            raise TypeError(f"on_removal must be a callable or None, got {on_removal!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {type(name).__name__} {name!r}")
 
-        width = float(sweep_interval) / _BUCKETS_PER_INTERVAL
+        width = interval / _BUCKETS_PER_INTERVAL
         self._default_ttl = default_seconds
-        self._sweep_interval = float(sweep_interval)
+        self._sweep_interval = interval
         self._clock = clock
-        #: Every entry, as ``key -> (value, expires_at)``; one dict for all
-        #: shards so that a read is a single ``dict.get`` with no shard lookup.
-        self._data: dict[K, Entry[V]] = {}
-        self._shards: tuple[Shard[K, V], ...] = tuple(Shard(width) for _ in range(shards))
+        self._listener = on_removal
+        self._name = name
+        self._layout = self._layout_name()
         self._mask = shards - 1
         self._inverse_width = 1.0 / width
+        self._shards: tuple[Shard[K, V], ...] = tuple(Shard(width, {}) for _ in range(shards))
+        self._install_dicts(self._new_dicts())
         self._task_group: TaskGroup | None = None
         self._lifecycle_lock = threading.Lock()
-        # Single-flight loads in flight (see the loading section below). The
-        # lock is reentrant because a load's final ``set_nowait`` runs under
-        # it and calls the invalidation hook.
+        # Single-flight loads in flight (see _loading.py). The lock is
+        # reentrant because a load's final ``set_nowait`` runs under it and
+        # calls the invalidation hook.
         self._loads: dict[K, Load[V]] = {}
         self._loads_lock = threading.RLock()
         #: Loop of ``_task_group``, so refreshes never spawn into a foreign loop.
         self._task_group_token: EventLoopToken | None = None
 
+    @classmethod
+    def _layout_name(cls) -> str:
+        return _readpath.SINGLE
+
+    # -- layout ---------------------------------------------------------------
+
+    def _new_dicts(self) -> tuple[dict[K, Entry], ...]:
+        if self._layout == _readpath.SINGLE:
+            return ({},)
+        return tuple({} for _ in self._shards)
+
+    def _install_dicts(self, dicts: tuple[dict[K, Entry], ...]) -> None:
+        """Point the shards (and the read path) at ``dicts``; every lock must be held."""
+        self._dicts = dicts
+        self._data = dicts[0]
+        if len(dicts) == 1:
+            for shard in self._shards:
+                shard.data = dicts[0]
+        else:
+            for shard, data in zip(self._shards, dicts, strict=True):
+                shard.data = data
+
     # -- reading -------------------------------------------------------------
-    # The read path is written out in full in each method instead of calling
-    # one helper: a Python call costs ~60 ns, a quarter of the whole budget
-    # (bench/bench_hotpath.py, target "get <= 1.5x the floor" in DESIGN.md).
+    # The bodies of get_nowait, get and get_or_load are generated per variant
+    # (_readpath.py); the ones here are only declarations for readers and
+    # type checkers, replaced in every class that instances are built from.
 
     @overload
     def get_nowait(self, key: K) -> V | None: ...
@@ -205,15 +264,7 @@ class Cache(Generic[K, V]):
             cache.set_nowait("k", None)
             assert cache.get_nowait("k", default=...) is None
         """
-        try:
-            entry = self._data.get(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if entry is not None and self._clock() < entry[1]:
-            return entry[0]
-        if entry is not None:
-            self._discard_expired(key, entry)
-        return default
+        raise NotImplementedError  # pragma: no cover - generated per variant
 
     @overload
     async def get(self, key: K) -> V | None: ...
@@ -231,22 +282,15 @@ class Cache(Generic[K, V]):
 
             value = await cache.get("user:1", default=None)
         """
-        try:
-            entry = self._data.get(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if entry is not None and self._clock() < entry[1]:
-            return entry[0]
-        if entry is not None:
-            self._discard_expired(key, entry)
-        return default
+        raise NotImplementedError  # pragma: no cover - generated per variant
+
+    def _lookup(self, key: K) -> Entry | None:
+        """The entry under ``key``, expired or not, without recording anything."""
+        raise NotImplementedError  # pragma: no cover - generated per variant
 
     def __contains__(self, key: object) -> bool:
-        """Whether ``key`` holds a live (unexpired) entry."""
-        try:
-            entry = self._data.get(key)  # type: ignore[arg-type]
-        except TypeError:
-            raise _unhashable(key) from None
+        """Whether ``key`` holds a live (unexpired) entry. Not counted as a read."""
+        entry = self._lookup(key)  # type: ignore[arg-type]
         return entry is not None and self._clock() < entry[1]
 
     def __len__(self) -> int:
@@ -256,13 +300,13 @@ class Cache(Generic[K, V]):
         reclaimed yet are still counted; call :meth:`sweep` first for an exact
         count of live entries.
         """
-        return len(self._data)
+        return sum(map(len, self._dicts))
 
     @overload
-    async def get_many(self, keys: Iterable[K]) -> list[V | None]: ...
+    def get_many_nowait(self, keys: Iterable[K]) -> list[V | None]: ...
     @overload
-    async def get_many(self, keys: Iterable[K], default: D) -> list[V | D]: ...
-    async def get_many(self, keys: Iterable[K], default: object = None) -> list[Any]:
+    def get_many_nowait(self, keys: Iterable[K], default: D) -> list[V | D]: ...
+    def get_many_nowait(self, keys: Iterable[K], default: object = None) -> list[Any]:
         """Return the values of ``keys`` in order, ``default`` for each miss.
 
         All keys are judged at one instant (one clock read).
@@ -272,26 +316,74 @@ class Cache(Generic[K, V]):
 
         Example::
 
-            await cache.get_many(["a", "missing"])  # -> [1, None]
+            cache.get_many_nowait(["a", "missing"])  # -> [1, None]
         """
-        data = self._data
         now = self._clock()
         values: list[object] = []
+        lookup = self._lookup
         for key in keys:
-            try:
-                entry = data.get(key)
-            except TypeError:
-                raise _unhashable(key) from None
+            entry = lookup(key)
             if entry is not None and now < entry[1]:
+                self._record_hit()
                 values.append(entry[0])
             else:
+                self._record_miss()
                 if entry is not None:
                     self._discard_expired(key, entry)
                 values.append(default)
         return values
 
+    @overload
+    async def get_many(self, keys: Iterable[K]) -> list[V | None]: ...
+    @overload
+    async def get_many(self, keys: Iterable[K], default: D) -> list[V | D]: ...
+    async def get_many(self, keys: Iterable[K], default: object = None) -> list[Any]:
+        """Return the values of ``keys`` in order, ``default`` for each miss.
+
+        The awaitable twin of :meth:`get_many_nowait`.
+
+        Example::
+
+            await cache.get_many(["a", "missing"])  # -> [1, None]
+        """
+        return self.get_many_nowait(keys, default)
+
+    def _record_load(self, success: bool, seconds: float) -> None:
+        """Count a finished load (variants with statistics replace this)."""
+
+    def _record_hit(self) -> None:
+        """Count a hit (variants with statistics replace this)."""
+
+    def _record_miss(self) -> None:
+        """Count a miss (variants with statistics replace this)."""
+
+    def ttl_nowait(self, key: K) -> float | None:
+        """Return the seconds ``key`` has left to live, or ``None`` if it never expires.
+
+        Raises:
+            KeyError: ``key`` is missing or has expired.
+            TypeError: ``key`` is not hashable.
+
+        Example::
+
+            cache.set_nowait("k", 1, ttl=10)
+            cache.ttl_nowait("k")  # -> 10.0 (or a hair less)
+        """
+        entry = self._lookup(key)
+        if entry is not None:
+            expires_at = entry[1]
+            if expires_at == NEVER:
+                return None
+            remaining: float = expires_at - self._clock()
+            if remaining > 0.0:
+                return remaining
+            self._discard_expired(key, entry)
+        raise KeyError(key)
+
     async def ttl(self, key: K) -> float | None:
         """Return the seconds ``key`` has left to live, or ``None`` if it never expires.
+
+        The awaitable twin of :meth:`ttl_nowait`.
 
         Raises:
             KeyError: ``key`` is missing or has expired.
@@ -302,19 +394,7 @@ class Cache(Generic[K, V]):
             await cache.set("k", 1, ttl=10)
             await cache.ttl("k")  # -> 10.0 (or a hair less)
         """
-        try:
-            entry = self._data.get(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if entry is not None:
-            expires_at = entry[1]
-            if expires_at == NEVER:
-                return None
-            remaining = expires_at - self._clock()
-            if remaining > 0.0:
-                return remaining
-            self._discard_expired(key, entry)
-        raise KeyError(key)
+        return self.ttl_nowait(key)
 
     # -- writing -------------------------------------------------------------
 
@@ -322,19 +402,26 @@ class Cache(Generic[K, V]):
         try:
             return self._shards[hash(key) & self._mask]
         except TypeError:
-            raise _unhashable(key) from None
+            raise unhashable(key) from None
 
-    def set_nowait(self, key: K, value: V, ttl: TTLArg = DEFAULT_TTL) -> None:
+    def set_nowait(
+        self, key: K, value: V, ttl: TTLArg = DEFAULT_TTL, *, tags: Iterable[Hashable] | None = None
+    ) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds.
 
         Args:
             key: Any hashable key.
-            value: Any value, ``None`` included.
-            ttl: Seconds to live; ``None`` never expires; ``0`` deletes the
-                key. Defaults to the cache's ``default_ttl``.
+            value: Any value, ``None`` included; stored by reference.
+            ttl: Seconds to live (a number or a :class:`~datetime.timedelta`);
+                ``None`` never expires; ``0`` deletes the key. Defaults to the
+                cache's ``default_ttl``. A ttl too long for the expiry index
+                (past about 35 million years) expires on read only.
+            tags: Tags for :meth:`invalidate_tags`; they replace the key's
+                tags. Without ``tags`` an overwrite drops the key's tags.
 
         Raises:
-            TypeError: ``key`` is not hashable or ``ttl`` is not a number.
+            TypeError: ``key`` (or a tag) is not hashable, or ``ttl`` is not a
+                number. Nothing is changed.
             ValueError: ``ttl`` is negative or NaN. Nothing is changed.
 
         Example::
@@ -348,12 +435,17 @@ class Cache(Generic[K, V]):
         else:
             seconds = check_ttl(ttl)
             if seconds == 0.0:
+                if tags is not None:
+                    check_tags(tags)
                 self.delete_nowait(key)
                 return
+        if tags is not None:
+            _set_nowait_reporting(self, key, value, ttl, tags=tags)
+            return
         try:
             shard = self._shards[hash(key) & self._mask]
         except TypeError:
-            raise _unhashable(key) from None
+            raise unhashable(key) from None
         if self._loads:  # a load in flight must not store a result older than this
             self._detach_loads((key,))
         now = self._clock()
@@ -361,11 +453,16 @@ class Cache(Generic[K, V]):
         lock = shard.lock
         lock.acquire()  # not `with`: half the cost (bench/micro)
         try:
-            shard.put(self._data, key, (value, expires_at), now)
+            # Kept until this method returns, after the lock is released:
+            # whatever the write replaced or reclaimed is freed out of it.
+            garbage = shard.put(key, value, expires_at, now)
         finally:
             lock.release()
+        del garbage
 
-    async def set(self, key: K, value: V, ttl: TTLArg = DEFAULT_TTL) -> None:
+    async def set(
+        self, key: K, value: V, ttl: TTLArg = DEFAULT_TTL, *, tags: Iterable[Hashable] | None = None
+    ) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds.
 
         The awaitable twin of :meth:`set_nowait` (same arguments and errors).
@@ -374,32 +471,72 @@ class Cache(Generic[K, V]):
 
             await cache.set("user:1", {"name": "Ada"}, ttl=300)
         """
-        self.set_nowait(key, value, ttl)
+        self.set_nowait(key, value, ttl, tags=tags)
 
-    async def set_many(self, mapping: Mapping[K, V], ttl: TTLArg = DEFAULT_TTL) -> None:
+    def _enable_tags(self) -> None:
+        """Switch every shard to the tag-keeping class, once (a plain cache pays nothing)."""
+        if self._shards[-1].__class__ is not Shard:
+            return
+        for shard in self._shards:  # in order: the last one switched means all are
+            with shard.lock:
+                if shard.__class__ is Shard:
+                    shard.__class__ = TaggedShard
+
+    def set_many_nowait(
+        self,
+        mapping: Mapping[K, V],
+        ttl: TTLArg = DEFAULT_TTL,
+        *,
+        tags: Iterable[Hashable] | None = None,
+    ) -> None:
         """Store every item of ``mapping`` with the same ``ttl``, judged at one instant.
 
         Raises:
-            TypeError: ``ttl`` is not a number. Nothing is changed.
+            TypeError: A key or a tag is not hashable, or ``ttl`` is not a
+                number. Nothing is changed.
             ValueError: ``ttl`` is negative or NaN. Nothing is changed.
+
+        Example::
+
+            cache.set_many_nowait({"a": 1, "b": 2}, ttl=60)
+        """
+        seconds = self._default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
+        tag_set = None if tags is None else check_tags(tags)
+        items = [(self._shard_of(key), key, value) for key, value in mapping.items()]
+        if seconds == 0.0:
+            self._delete_all([key for _, key, _ in items])
+            return
+        if tag_set is not None:
+            self._enable_tags()
+        if self._loads:
+            self._detach_loads([key for _, key, _ in items])
+        now = self._clock()
+        expires_at = NEVER if seconds is None else now + seconds
+        removed: list[Removal] = []
+        dropped: list[object] = []
+        for shard, key, value in items:
+            with shard.lock:
+                shard.store(key, value, expires_at, now, removed, dropped, tag_set)
+            if len(dropped) > _SLICE_KEYS:
+                self._release(removed, dropped)
+        self._release(removed, dropped)
+
+    async def set_many(
+        self,
+        mapping: Mapping[K, V],
+        ttl: TTLArg = DEFAULT_TTL,
+        *,
+        tags: Iterable[Hashable] | None = None,
+    ) -> None:
+        """Store every item of ``mapping`` with the same ``ttl``, judged at one instant.
+
+        The awaitable twin of :meth:`set_many_nowait`.
 
         Example::
 
             await cache.set_many({"a": 1, "b": 2}, ttl=60)
         """
-        seconds = self._default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
-        if seconds == 0.0:
-            self._delete_all(mapping)
-            return
-        if self._loads:
-            self._detach_loads(mapping)
-        now = self._clock()
-        expires_at = NEVER if seconds is None else now + seconds
-        data = self._data
-        for key, value in mapping.items():
-            shard = self._shard_of(key)
-            with shard.lock:
-                shard.put(data, key, (value, expires_at), now)
+        self.set_many_nowait(mapping, ttl, tags=tags)
 
     # -- deleting ------------------------------------------------------------
 
@@ -413,19 +550,16 @@ class Cache(Generic[K, V]):
 
             cache.delete_nowait("user:1")  # -> True if it was cached
         """
-        try:
-            shard = self._shards[hash(key) & self._mask]
-        except TypeError:
-            raise _unhashable(key) from None
+        shard = self._shard_of(key)
         if self._loads:
             self._detach_loads((key,))
-        lock = shard.lock
-        lock.acquire()
-        try:
-            old = shard.pop(self._data, key)
-        finally:
-            lock.release()
-        return old is not None and self._clock() < old[1]
+        removed: list[Removal] = []
+        dropped: list[object] = []
+        now = self._clock()
+        with shard.lock:
+            live = shard.pop(key, now, removed, dropped)
+        self._release(removed, dropped)
+        return live
 
     async def delete(self, key: K) -> bool:
         """Remove ``key``; return whether it held a live entry.
@@ -439,11 +573,22 @@ class Cache(Generic[K, V]):
         """
         return self.delete_nowait(key)
 
-    async def delete_many(self, keys: Iterable[K]) -> int:
+    def delete_many_nowait(self, keys: Iterable[K]) -> int:
         """Remove every key in ``keys``; return how many held a live entry.
 
         Raises:
             TypeError: A key is not hashable. Nothing is changed.
+
+        Example::
+
+            cache.delete_many_nowait([f"user:{uid}" for uid in (1, 2, 3)])
+        """
+        return self._delete_all(keys)
+
+    async def delete_many(self, keys: Iterable[K]) -> int:
+        """Remove every key in ``keys``; return how many held a live entry.
+
+        The awaitable twin of :meth:`delete_many_nowait`.
 
         Example::
 
@@ -455,56 +600,118 @@ class Cache(Generic[K, V]):
         shards = [(self._shard_of(key), key) for key in keys]  # all hashable before any change
         if self._loads:
             self._detach_loads([key for _, key in shards])
-        data = self._data
         now = self._clock()
         deleted = 0
+        removed: list[Removal] = []
+        dropped: list[object] = []
         for shard, key in shards:
             with shard.lock:
-                old = shard.pop(data, key)
-            deleted += old is not None and now < old[1]
+                deleted += shard.pop(key, now, removed, dropped)
+            if len(removed) + len(dropped) > _SLICE_KEYS:
+                self._release(removed, dropped)
+        self._release(removed, dropped)
         return deleted
 
-    def _discard_expired(self, key: K, entry: Entry[V]) -> None:
+    def _discard_expired(self, key: K, entry: Entry) -> None:
         """Remove ``entry`` found expired by a read, unless a writer replaced it."""
         shard = self._shards[hash(key) & self._mask]
+        removed: list[Removal] = []
+        dropped: list[object] = []
         with shard.lock:
-            data = self._data
-            if data.get(key) is entry:
-                shard.pop(data, key)
+            shard.discard_expired(key, entry, removed, dropped)
+        self._release(removed, dropped)
+
+    def _release(self, removed: list[Removal], dropped: list[object]) -> None:
+        """Report and free what a locked step removed; no lock may be held."""
+        release(self._listener, removed, dropped)
+
+    def _lock_all(self) -> list[threading.Lock]:
+        acquired: list[threading.Lock] = []
+        try:
+            for shard in self._shards:
+                shard.lock.acquire()
+                acquired.append(shard.lock)
+        except BaseException:
+            for lock in reversed(acquired):
+                lock.release()
+            raise
+        return acquired
+
+    def _swap_out(self) -> tuple[tuple[dict[K, Entry], ...], list[object]]:
+        """Empty the cache at once, under every lock; return the old contents."""
+        if self._loads:
+            self._detach_loads(None)
+        fresh = self._new_dicts()
+        acquired = self._lock_all()
+        try:
+            old_dicts = self._dicts
+            garbage: list[object] = [shard.reset({}) for shard in self._shards]
+            self._install_dicts(fresh)
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+        return old_dicts, garbage
 
     def clear_nowait(self) -> None:
-        """Remove every entry.
+        """Remove every entry, at once.
+
+        Every shard's lock is held only to swap in empty containers; the old
+        entries are then freed (and reported to ``on_removal``) with no lock
+        held, but in one go: ``O(entries)`` for the caller. In an event loop,
+        prefer :meth:`clear`, which frees them in slices.
 
         Example::
 
             cache.clear_nowait()
             assert len(cache) == 0
         """
-        if self._loads:
-            self._detach_loads(None)
-        # Take every lock, in order, so no write interleaves with the wipe.
-        acquired: list[threading.Lock] = []
-        try:
-            for shard in self._shards:
-                shard.lock.acquire()
-                acquired.append(shard.lock)
-            self._data.clear()
-            for shard in self._shards:
-                shard.clear()
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
+        old_dicts, garbage = self._swap_out()
+        now = self._clock()
+        removed: list[Removal] = []
+        for old in old_dicts:
+            while old:
+                key, entry = old.popitem()
+                removed.append((key, entry, _cause(entry, now)))
+                if len(removed) >= _SLICE_KEYS:
+                    self._release(removed, [])
+        self._release(removed, garbage)
 
     async def clear(self) -> None:
-        """Remove every entry. The awaitable twin of :meth:`clear_nowait`.
+        """Remove every entry, without stalling the event loop.
+
+        The cache is empty as soon as this is called (every lock is held just
+        long enough to swap in empty containers); the old entries are then
+        freed, and reported to ``on_removal``, in slices of about a quarter
+        millisecond with a checkpoint between them. If cancelled, the rest is
+        released at once.
 
         Example::
 
             await cache.clear()
         """
-        self.clear_nowait()
+        old_dicts, garbage = self._swap_out()
+        now = self._clock()
+        removed: list[Removal] = []
+        deadline = perf_counter() + SLICE_SECONDS
+        try:
+            for old in old_dicts:
+                while old:
+                    for _ in range(_SLICE_KEYS):
+                        if not old:
+                            break
+                        key, entry = old.popitem()
+                        removed.append((key, entry, _cause(entry, now)))
+                    deadline = await release_in_slices(removed, [], self._listener, deadline)
+            deadline = await release_in_slices([], garbage, None, deadline)
+        finally:
+            # Cancelled: the cache is already empty; report and free the rest now.
+            for old in old_dicts:
+                while old:
+                    key, entry = old.popitem()
+                    removed.append((key, entry, _cause(entry, now)))
+            self._release(removed, garbage)
 
-    async def expire(self, key: K, ttl: float | None) -> bool:
+    def expire_nowait(self, key: K, ttl: TTLArg) -> bool:
         """Give the live entry under ``key`` a new ``ttl`` from now.
 
         Args:
@@ -521,25 +728,129 @@ class Cache(Generic[K, V]):
 
         Example::
 
-            await cache.expire("session:1", 3600)  # extend a session
+            cache.expire_nowait("session:1", 3600)  # extend a session
         """
-        seconds = check_ttl(ttl)
+        seconds = self._default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
         shard = self._shard_of(key)
         if self._loads:
             self._detach_loads((key,))
-        data = self._data
+        removed: list[Removal] = []
+        dropped: list[object] = []
         with shard.lock:
-            entry = data.get(key)
             now = self._clock()
-            if entry is None or entry[1] <= now:
-                return False
-            if seconds == 0.0:
-                shard.pop(data, key)
-                return True
             expires_at = NEVER if seconds is None else now + seconds
-            data[key] = (entry[0], expires_at)
-            shard.move(key, entry[1], expires_at, data)
-            return True
+            changed = shard.retime(key, now, expires_at, removed, dropped)
+        self._release(removed, dropped)
+        return changed
+
+    async def expire(self, key: K, ttl: TTLArg) -> bool:
+        """Give the live entry under ``key`` a new ``ttl`` from now.
+
+        The awaitable twin of :meth:`expire_nowait`.
+
+        Example::
+
+            await cache.expire("session:1", 3600)  # extend a session
+        """
+        return self.expire_nowait(key, ttl)
+
+    # -- tags ----------------------------------------------------------------
+
+    def invalidate_tags_nowait(self, *tags: Hashable) -> int:
+        """Remove every entry carrying any of ``tags``; return how many live ones it removed.
+
+        Loads in flight whose result would carry one of the tags are
+        detached, as for :meth:`delete`: a value loaded before this call never
+        lands after it. Removals are reported to ``on_removal`` as
+        ``EXPLICIT``. Costs ``O(members)``, in one go; in an event loop prefer
+        :meth:`invalidate_tags`, which works in slices.
+
+        Raises:
+            TypeError: A tag is not hashable.
+
+        Example::
+
+            cache.set_nowait("user:7", user, tags=("user:7",))
+            cache.set_nowait("user:ada@example.com", user, tags=("user:7",))
+            assert cache.invalidate_tags_nowait("user:7") == 2
+        """
+        removed_live = 0
+        for step in self._invalidation_steps(check_tags(tags)):
+            removed_live += step
+        return removed_live
+
+    async def invalidate_tags(self, *tags: Hashable) -> int:
+        """Remove every entry carrying any of ``tags``; return how many live ones it removed.
+
+        Like :meth:`invalidate_tags_nowait`, but in slices of about a quarter
+        millisecond with a checkpoint between them, so the loop never stalls.
+
+        Raises:
+            TypeError: A tag is not hashable.
+
+        Example::
+
+            await cache.set("user:7", user, tags=("user:7",))
+            await cache.set("profile:7", profile, tags=("user:7",))
+            assert await cache.invalidate_tags("user:7") == 2
+        """
+        removed_live = 0
+        deadline = perf_counter() + SLICE_SECONDS
+        for step in self._invalidation_steps(check_tags(tags)):
+            removed_live += step
+            if perf_counter() >= deadline:
+                await anyio.lowlevel.checkpoint()
+                deadline = perf_counter() + SLICE_SECONDS
+        return removed_live
+
+    def _invalidation_steps(self, tags: frozenset[Hashable]) -> Iterable[int]:
+        """Remove the entries carrying ``tags``, one locked slice per step; yield live counts."""
+        if self._loads:
+            self._detach_tagged(tags)
+        for shard in self._shards:
+            if not shard.tag_index:
+                continue
+            with shard.lock:
+                members: set[K] = set()
+                for tag in tags:
+                    keys = shard.take_tagged(tag)
+                    if keys:
+                        members |= keys
+            while members:
+                removed: list[Removal] = []
+                dropped: list[object] = []
+                live = 0
+                with shard.lock:
+                    now = self._clock()
+                    data = shard.data
+                    for _ in range(_SLICE_KEYS):
+                        if not members:
+                            break
+                        key = members.pop()
+                        dropped.append(key)
+                        entry = data.get(key)
+                        # Between two slices the key may have been set again
+                        # without these tags: only an entry carrying one goes.
+                        if entry is not None and len(entry) > 3 and not tags.isdisjoint(entry[3]):
+                            live += shard.pop(key, now, removed, dropped)
+                self._release(removed, dropped)
+                yield live
+
+    def _detach_tagged(self, tags: frozenset[Hashable]) -> None:
+        """Detach the in-flight loads whose result will carry one of ``tags``.
+
+        A load whose tags depend on its value remembers the tags, and checks
+        them when its value is known.
+        """
+        with self._loads_lock:
+            loads = self._loads
+            for key, load in list(loads.items()):
+                carries = load.carries_any(tags)
+                if carries is None:
+                    load.invalidated = tags | (load.invalidated or frozenset())
+                elif carries and not load.committing:
+                    del loads[key]
+                    load.stale = True
 
     # -- loading (single-flight) --
     # The miss path and its rules (errors, cancellation, invalidation) live in
@@ -554,6 +865,7 @@ class Cache(Generic[K, V]):
         # A caller's own cancel scope cannot bound a load shared by many callers.
         timeout: float | None = None,  # noqa: ASYNC109
         refresh_ahead: float | None = None,
+        tags: Iterable[Hashable] | None = None,
     ) -> V:
         """Return the value under ``key``, loading it with ``loader()`` on a miss.
 
@@ -561,7 +873,7 @@ class Cache(Generic[K, V]):
         loader()`` and every concurrent caller for that key waits for its
         result; other keys are never blocked. The loader takes no arguments
         (bind them with a closure or :func:`functools.partial`). The result is
-        stored with the ttl of the caller that ran the loader.
+        stored with the ttl (and tags) of the caller that ran the loader.
 
         * If the loader raises, that caller and every caller waiting on the
           same load get the exception; nothing is cached and the next call
@@ -569,9 +881,12 @@ class Cache(Generic[K, V]):
         * If the caller running the loader is cancelled, a waiting caller
           takes over and runs its own loader; waiters never receive the
           cancellation. A cancelled waiter just stops waiting.
-        * If the key is set, deleted, expired or cleared while a load is in
-          flight, the callers already waiting get its result but it is not
-          stored; later callers start a new load.
+        * If the key is set, deleted, expired or cleared (or one of the load's
+          ``tags`` is invalidated) while a load is in flight, the callers
+          already waiting get its result but it is not stored; later callers
+          start a new load.
+        * A loader that (directly, or in a task it started) waits for its own
+          key gets a :class:`RuntimeError` instead of waiting forever.
         * Single-flight is per event loop: a caller in another loop or
           thread runs its loader on its own and does not store the result.
 
@@ -586,9 +901,11 @@ class Cache(Generic[K, V]):
                 While ``async with cache:`` runs in the caller's loop the
                 refresh runs in the cache's task group and callers keep
                 getting the current value; otherwise the caller that hits the
-                window runs the load itself. A failed refresh is logged on the
-                ``sweepcache`` logger and the current value stays. ``None``
-                (the default) never refreshes early.
+                window runs the load itself. A failed refresh (whatever the
+                loader raises, a stray cancellation included) is logged on the
+                ``sweepcache`` logger and the current value stays. It must be
+                shorter than ``ttl``. ``None`` (the default) never refreshes early.
+            tags: Tags of the loaded value, as in :meth:`set`.
 
         Returns:
             The cached or loaded value.
@@ -597,6 +914,7 @@ class Cache(Generic[K, V]):
             TypeError: ``key`` is not hashable, or an argument has the wrong type.
             ValueError: ``ttl``, ``timeout`` or ``refresh_ahead`` is out of range.
             TimeoutError: The load took longer than ``timeout``.
+            RuntimeError: The loader waited for its own key.
             Exception: Whatever the loader raised.
 
         Example::
@@ -606,17 +924,7 @@ class Cache(Generic[K, V]):
 
             user = await cache.get_or_load("user:7", load_user, ttl=300)
         """
-        try:
-            entry = self._data.get(key)
-        except TypeError:
-            raise _unhashable(key) from None
-        if entry is not None:
-            now = self._clock()
-            if now < entry[1]:
-                if refresh_ahead is None or entry[1] - now > refresh_ahead:
-                    return entry[0]
-                return await _refresh(self, key, loader, entry[0], ttl, timeout, refresh_ahead)
-        return await _load(self, key, loader, ttl, timeout, refresh_ahead)
+        raise NotImplementedError  # pragma: no cover - generated per variant
 
     def _detach_loads(self, keys: Iterable[K] | None) -> None:
         """Detach the in-flight loads of ``keys`` (all loads if ``None``).
@@ -638,35 +946,39 @@ class Cache(Generic[K, V]):
                     try:
                         load = loads.get(key)
                     except TypeError:
-                        raise _unhashable(key) from None
+                        raise unhashable(key) from None
                     if load is not None and not load.committing:
                         del loads[key]
                         detached.append(load)
             for load in detached:
                 load.stale = True
 
-    # -- end loading --
-
     # -- sweeping ------------------------------------------------------------
 
     async def sweep(self) -> int:
         """Reclaim every entry that has expired now; return how many.
 
-        Works in slices of about a quarter millisecond with a checkpoint between
-        them, holding one shard's lock at a time, so the loop keeps serving.
-        Its cost grows with the number of expired entries, not the cache size.
+        Works in slices of about a quarter millisecond with a checkpoint
+        between them, holding one shard's lock at a time, and frees what it
+        removed (and calls ``on_removal``) outside the lock, so the loop keeps
+        serving. Its cost grows with the number of expired entries, not the
+        cache size.
 
         Example::
 
             clock.advance(61)
             assert await cache.sweep() == 1
         """
-        return await sweep_with_checkpoints(self._sweep_steps())
+        removed: list[Removal] = []
+        dropped: list[object] = []
+        return await run_in_slices(
+            self._sweep_steps(removed, dropped), removed, dropped, self._listener
+        )
 
-    def _sweep_steps(self) -> Iterable[int]:
+    def _sweep_steps(self, removed: list[Removal], dropped: list[object]) -> Iterable[None]:
         now = self._clock()
         scaled = now * self._inverse_width
-        return sweep_steps(self._shards, self._data, now, scaled - scaled % 1.0)
+        return sweep_steps(self._shards, now, scaled - scaled % 1.0, removed, dropped)
 
     async def run_sweeper(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -752,8 +1064,71 @@ class Cache(Generic[K, V]):
         """Number of lock stripes."""
         return len(self._shards)
 
+    @property
+    def name(self) -> str | None:
+        """The name given at construction, shown in ``repr`` and metrics."""
+        return self._name
+
     def __repr__(self) -> str:
+        name = "" if self._name is None else f" name={self._name!r}"
         return (
-            f"<sweepcache.Cache entries={len(self._data)} shards={len(self._shards)} "
+            f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+def _cause(entry: Entry, now: float) -> RemovalCause:
+    return EXPLICIT if now < entry[1] else EXPIRED
+
+
+def _set_nowait_reporting(
+    self: Cache[K, V],
+    key: K,
+    value: V,
+    ttl: TTLArg = DEFAULT_TTL,
+    *,
+    tags: Iterable[Hashable] | None = None,
+) -> None:
+    # set_nowait of the variants that report removals (on_removal), and of
+    # every cache for a tagged write: what the write replaced or reclaimed
+    # is collected under the lock and released after it.
+    if ttl is DEFAULT_TTL:
+        seconds = self._default_ttl
+    else:
+        seconds = check_ttl(ttl)
+        if seconds == 0.0:
+            if tags is not None:
+                check_tags(tags)
+            self.delete_nowait(key)
+            return
+    tag_set = None if tags is None else check_tags(tags)
+    shard = self._shard_of(key)
+    if tag_set is not None:
+        self._enable_tags()
+    if self._loads:
+        self._detach_loads((key,))
+    now = self._clock()
+    expires_at = NEVER if seconds is None else now + seconds
+    removed: list[Removal] = []
+    dropped: list[object] = []
+    with shard.lock:
+        shard.store(key, value, expires_at, now, removed, dropped, tag_set)
+    self._release(removed, dropped)
+
+
+@functools.cache
+def _variant(layout: str, records: tuple[str, ...], reporting: bool) -> type[Cache[Any, Any]]:
+    """The private subclass of ``Cache`` with this layout's and these features' paths.
+
+    ``records``: what reads record (see ``_readpath``); ``reporting``: whether
+    writes report what they replace (a removal listener, statistics).
+    """
+    namespace: dict[str, Any] = dict(_readpath.read_methods(layout, records))
+    namespace["__slots__"] = ()
+    namespace["_layout_name"] = classmethod(lambda cls: layout)
+    namespace["_variant"] = (layout, records, reporting)
+    if reporting:
+        namespace["set_nowait"] = functools.wraps(Cache.set_nowait)(_set_nowait_reporting)
+    variant = type("Cache", (Cache,), namespace)
+    variant.__module__ = "sweepcache"
+    return variant

@@ -18,11 +18,19 @@ Failure modes, decided once here:
   a cancellation they did not ask for (cashews' ``lock=True`` cancels
   everyone; async-lru shares one task and must shield it).
 * A waiter is cancelled: it simply stops waiting; the load goes on.
-* The key is invalidated (``set``/``delete``/``expire``/``clear``) while the
-  load is in flight: the load is *detached*: its result still reaches the
-  callers already waiting on it but is not written to the cache, and new
-  callers start a fresh load (a generation check, as in dogpile's
-  ``get_or_create`` with an invalidation time).
+* The key is invalidated (``set``/``delete``/``expire``/``clear``, or one of
+  the load's tags) while the load is in flight: the load is *detached*: its
+  result still reaches the callers already waiting on it but is not written
+  to the cache, and new callers start a fresh load (a generation check, as in
+  dogpile's ``get_or_create`` with an invalidation time).
+* A loader that waits on its own key (directly, or from a task it started)
+  would wait forever: the loads a task leads are kept in a context variable,
+  which child tasks inherit, and such a wait raises :class:`RuntimeError`.
+* A background refresh never disturbs the cache's task group: whatever its
+  loader raises, a stray cancellation or an unknown ``BaseException``
+  included, is logged as a failed refresh. Only a real cancellation of the
+  refresh (the group shutting down), ``KeyboardInterrupt`` and
+  ``SystemExit`` propagate.
 
 Single-flight is per event loop: a load remembers the loop that started it
 (:func:`anyio.lowlevel.current_token`) and a caller from another loop or
@@ -35,34 +43,49 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Generic
+from contextvars import ContextVar
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Generic, Union
 
 import anyio
 from anyio.lowlevel import current_token
 
-# A module, not names: _cache imports this module while it is being built.
-from . import _cache
+from ._arguments import (
+    DEFAULT_TTL,
+    check_refresh_ahead,
+    check_refresh_window,
+    check_timeout,
+    check_ttl,
+    safe_repr,
+)
 from ._expiry import V
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Hashable, Iterable
     from types import TracebackType
 
     from anyio.abc import TaskGroup
     from anyio.lowlevel import EventLoopToken
 
-    from ._cache import Cache, TTLArg
+    from ._arguments import TTLArg
+    from ._cache import Cache
     from ._expiry import K
 
 logger = logging.getLogger("sweepcache")
+
+#: Tags of a load: fixed, or computed from the loaded value.
+LoadTags = Union["Iterable[Hashable]", "Callable[[Any], Iterable[Hashable]]", None]
+
+#: The loads the current task (and the tasks it started) is leading.
+_LEADING: ContextVar[tuple[Load[Any], ...]] = ContextVar("sweepcache_leading", default=())
 
 
 class Load(Generic[V]):
     """One in-flight load of one key, shared by its leader and its waiters.
 
     Fields are written by the leader (under the cache's registry lock for
-    ``stale``/``committing``) before ``event`` is set, and only read by
-    waiters after it is set, so waiters need no lock.
+    ``stale``/``committing``/``invalidated``) before ``event`` is set, and only
+    read by waiters after it is set, so waiters need no lock.
     """
 
     __slots__ = (
@@ -70,14 +93,22 @@ class Load(Generic[V]):
         "committing",
         "error",
         "event",
+        "invalidated",
         "pending_start",
         "stale",
+        "tags",
         "token",
         "traceback",
         "value",
     )
 
-    def __init__(self, token: EventLoopToken, *, pending_start: bool = False) -> None:
+    def __init__(
+        self,
+        token: EventLoopToken,
+        tags: LoadTags = None,
+        *,
+        pending_start: bool = False,
+    ) -> None:
         self.token = token
         self.event = anyio.Event()
         #: Set when the leader left without an outcome; waiters take over.
@@ -90,39 +121,49 @@ class Load(Generic[V]):
         #: A background refresh not running yet: nobody waits on it, and a
         #: miss replaces it (its task may never start if its group is cancelled).
         self.pending_start = pending_start
+        #: The result's tags: a frozenset, a callable of the value, or None.
+        self.tags = tags
+        #: Tags invalidated during a load whose tags depend on its value.
+        self.invalidated: frozenset[Hashable] | None = None
         self.error: Exception | None = None
         self.traceback: TracebackType | None = None
         self.value: V | None = None
 
-
-def check_timeout(timeout: object) -> None:
-    """Raise unless ``timeout`` is ``None`` or a number of seconds > 0."""
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        kind = type(timeout).__name__
-        raise TypeError(f"timeout must be a number of seconds or None, got {kind} {timeout!r}")
-    if not timeout > 0.0:  # zero, negative or NaN
-        raise ValueError(f"timeout must be > 0 or None, got {timeout!r}")
+    def carries_any(self, tags: frozenset[Hashable]) -> bool | None:
+        """Whether the result will carry one of ``tags``; ``None`` if it is not known yet."""
+        own = self.tags
+        if own is None:
+            return False
+        if callable(own):
+            return None
+        return not tags.isdisjoint(own)
 
 
-def check_refresh_ahead(refresh_ahead: object) -> None:
-    """Raise unless ``refresh_ahead`` is ``None`` or a number of seconds >= 0."""
-    if refresh_ahead is None:
-        return
-    if isinstance(refresh_ahead, bool) or not isinstance(refresh_ahead, (int, float)):
-        raise TypeError(
-            f"refresh_ahead must be a number of seconds or None, got "
-            f"{type(refresh_ahead).__name__} {refresh_ahead!r}"
-        )
-    if not 0.0 <= refresh_ahead < math.inf:
-        raise ValueError(f"refresh_ahead must be >= 0 and finite or None, got {refresh_ahead!r}")
+class DoNotStore(Generic[V]):
+    """A loader's result to hand to the callers but not to store (``@cached(condition=)``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: V) -> None:
+        self.value = value
 
 
-def _check_arguments(ttl: TTLArg, load_timeout: float | None) -> None:
-    if ttl is not _cache.DEFAULT_TTL:
-        _cache.check_ttl(ttl)
-    check_timeout(load_timeout)
+def _check_arguments(
+    cache: Cache[Any, Any], ttl: TTLArg, load_timeout: object, refresh_ahead: object
+) -> float | None:
+    seconds = cache.default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
+    timeout = check_timeout(load_timeout)
+    check_refresh_window(check_refresh_ahead(refresh_ahead), seconds)
+    return timeout
+
+
+def _fixed_tags(tags: LoadTags) -> LoadTags:
+    """Freeze fixed tags now (so errors surface before the load); keep a callable."""
+    if tags is None or callable(tags):
+        return tags
+    from ._cache import check_tags
+
+    return check_tags(tags)
 
 
 async def _call(loader: Callable[[], Awaitable[V]], load_timeout: float | None) -> V:
@@ -139,37 +180,42 @@ async def load(
     ttl: TTLArg,
     load_timeout: float | None,
     refresh_ahead: float | None = None,
+    tags: LoadTags = None,
 ) -> V:
     """The miss path of ``get_or_load``: join the key's load or lead a new one.
 
     ``refresh_ahead`` is only validated here, so that a bad value fails on
     the first call rather than on the first hit in the window.
     """
-    _check_arguments(ttl, load_timeout)
-    check_refresh_ahead(refresh_ahead)
+    timeout = _check_arguments(cache, ttl, load_timeout, refresh_ahead)
+    tags = _fixed_tags(tags)
     token = current_token()
     loads = cache._loads
     registry_lock = cache._loads_lock
-    data = cache._data
     while True:
         # Re-checked on every round: an abandoned load's waiters come back
         # here, and a load may have finished between the caller's miss and now.
-        entry = data.get(key)
+        entry = cache._lookup(key)
         if entry is not None and cache._clock() < entry[1]:
-            return entry[0]
+            return entry[0]  # type: ignore[no-any-return]
         with registry_lock:
             current = loads.get(key)
             if current is None or current.pending_start:
-                current = loads[key] = Load(token)
+                current = loads[key] = Load(token, tags)
                 leading = True
             else:
                 leading = False
         if leading:
-            return await lead(cache, key, current, loader, ttl, load_timeout)
+            return await lead(cache, key, current, loader, ttl, timeout)
         if current.token != token:
             # Another loop's event cannot be awaited here: load on our own,
             # and leave storing to that loop's leader.
-            return await _call(loader, load_timeout)
+            return await _call(loader, timeout)
+        if current in _LEADING.get():
+            raise RuntimeError(
+                f"the loader of key {safe_repr(key)} waits for its own key, "
+                f"which would never finish: load it another way (or use another key)"
+            )
         await current.event.wait()
         if current.abandoned:
             continue
@@ -190,9 +236,12 @@ async def lead(
     load_timeout: float | None,
 ) -> V:
     """Run ``loader`` for the registered ``load`` and publish its outcome."""
+    started = perf_counter()
+    leading = _LEADING.set((*_LEADING.get(), load))
     try:
         value = await _call(loader, load_timeout)
     except Exception as exc:
+        cache._record_load(False, perf_counter() - started)
         with cache._loads_lock:
             _unregister(cache, key, load)
         load.error = exc
@@ -202,22 +251,41 @@ async def lead(
     except BaseException:
         # Cancelled (or KeyboardInterrupt...): not a result. Wake the waiters
         # so that one of them takes over instead of inheriting our cancellation.
+        cache._record_load(False, perf_counter() - started)
         with cache._loads_lock:
             _unregister(cache, key, load)
         load.abandoned = True
         load.event.set()
         raise
+    finally:
+        _LEADING.reset(leading)
+    cache._record_load(True, perf_counter() - started)
+    store = True
+    if value.__class__ is DoNotStore:
+        value = value.value  # type: ignore[attr-defined]
+        store = False
     try:
+        tags = load.tags
+        if store and callable(tags):
+            tags = _result_tags(tags, value, key)
         with cache._loads_lock:
             try:
-                if not load.stale:
+                if (
+                    store
+                    and not load.stale
+                    and not (
+                        load.invalidated
+                        and tags is not None
+                        and not load.invalidated.isdisjoint(tags)  # type: ignore[arg-type]
+                    )
+                ):
                     # Written under the registry lock with the load still
                     # registered, so an invalidation from another thread
                     # either marked it stale before this point or waits for
                     # the lock and then deletes what we wrote. ``committing``
                     # lets this write's own invalidation hook pass over it.
                     load.committing = True
-                    cache.set_nowait(key, value, ttl)
+                    cache.set_nowait(key, value, ttl, tags=tags)  # type: ignore[arg-type]
             finally:
                 load.committing = False
                 _unregister(cache, key, load)
@@ -229,6 +297,17 @@ async def lead(
     finally:
         load.event.set()  # waiters must never hang, whatever happened above
     return value
+
+
+def _result_tags(
+    tags: Callable[[Any], Iterable[Hashable]], value: object, key: object
+) -> frozenset[Hashable]:
+    from ._cache import check_tags
+
+    try:
+        return check_tags(tags(value))
+    except Exception as exc:
+        raise TypeError(f"the tags function of key {safe_repr(key)} failed: {exc!r}") from exc
 
 
 def _unregister(cache: Cache[K, V], key: K, load: Load[V]) -> None:
@@ -250,29 +329,35 @@ async def refresh(
     cache: Cache[K, V],
     key: K,
     loader: Callable[[], Awaitable[V]],
-    current_value: V,
+    entry: tuple[Any, ...],
+    now: float,
     ttl: TTLArg,
     load_timeout: float | None,
-    refresh_ahead: float,
+    refresh_ahead: object,
+    tags: LoadTags = None,
 ) -> V:
-    """A hit within ``refresh_ahead`` of expiry: start one refresh of ``key``.
+    """A hit with ``refresh_ahead`` given: within that window of expiry, start one refresh.
 
     With the cache's task group running in this loop the refresh runs there
-    and the caller gets ``current_value`` at once; otherwise the caller runs
+    and the caller gets the current value at once; otherwise the caller runs
     the load itself and gets the new value. A failed refresh is logged and
-    leaves ``current_value`` in place (and returned): it was still valid.
+    leaves the current value in place (and returned): it was still valid.
     """
-    check_refresh_ahead(refresh_ahead)
+    current_value: V = entry[0]
+    window = check_refresh_ahead(refresh_ahead)
+    if window is None or entry[1] - now > window:
+        return current_value
     loads = cache._loads
     if key in loads:  # a load or refresh is already in flight
         return current_value
-    _check_arguments(ttl, load_timeout)
+    timeout = _check_arguments(cache, ttl, load_timeout, window)
+    tags = _fixed_tags(tags)
     token = current_token()
     task_group = _usable_task_group(cache, token)
     with cache._loads_lock:
         if key in loads:
             return current_value
-        load = loads[key] = Load[V](token, pending_start=task_group is not None)
+        load = loads[key] = Load[V](token, tags, pending_start=task_group is not None)
     if task_group is not None:
         try:
             task_group.start_soon(
@@ -282,19 +367,41 @@ async def refresh(
                 load,
                 loader,
                 ttl,
-                load_timeout,
-                name=f"sweepcache refresh of {key!r}",
+                timeout,
+                name=f"sweepcache refresh of {safe_repr(key)}",
             )
-        except RuntimeError:  # the group is shutting down: refresh here instead
+        except BaseException as exc:
             with cache._loads_lock:
-                load.pending_start = False
+                if isinstance(exc, RuntimeError):  # the group is closing: refresh here
+                    load.pending_start = False
+                else:
+                    _unregister(cache, key, load)
+                    raise
         else:
             return current_value
     try:
-        return await lead(cache, key, load, loader, ttl, load_timeout)
-    except Exception:
-        logger.exception("sweepcache: refresh of key %r failed; keeping the current value", key)
+        return await lead(cache, key, load, loader, ttl, timeout)
+    except BaseException as exc:
+        if not _failed_refresh(exc):
+            raise
+        logger.exception(
+            "sweepcache: refresh of key %s failed; keeping the current value", safe_repr(key)
+        )
         return current_value
+
+
+def _failed_refresh(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a refresh, is the loader's failure (not ours to raise).
+
+    A cancellation counts as the loader's unless the refreshing task really
+    is being cancelled (an enclosing cancel scope was cancelled: the cache's
+    task group shutting down, or the caller's own scope).
+    """
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return False
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        return anyio.current_effective_deadline() != -math.inf
+    return True
 
 
 async def _refresh_in_background(
@@ -311,7 +418,10 @@ async def _refresh_in_background(
         load.pending_start = False
     try:
         await lead(cache, key, load, loader, ttl, load_timeout)
-    except Exception:
+    except BaseException as exc:
         # Never let a failed refresh crash the cache's task group (and so the
-        # sweeper): log it; the current value stays until it expires.
-        logger.exception("sweepcache: background refresh of key %r failed", key)
+        # sweeper, and the user's ``async with cache:`` body): log it; the
+        # current value stays until it expires.
+        if not _failed_refresh(exc):
+            raise
+        logger.exception("sweepcache: background refresh of key %s failed", safe_repr(key))

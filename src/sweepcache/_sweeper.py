@@ -4,9 +4,12 @@ A pass walks the shards one at a time. In each it first empties the due
 buckets (every key filed there has expired), then scans the bucket that the
 current instant falls in for the keys that expired within it. Each step
 holds one shard's lock for at most ``SLICE_KEYS`` index slots (tens of
-microseconds); after about ``SLICE_SECONDS`` (0.25 ms) of work the pass yields
-to the event loop, so a 1M-key pass never stalls the loop for more than about
-a millisecond (the ``sweeper`` benchmark suite measures the longest stall).
+microseconds) and frees nothing under it; what the step removed is then
+released (and reported to a removal listener) outside the lock, one entry at
+a time. After about ``SLICE_SECONDS`` of work, freeing included, the pass
+yields to the event loop, so neither a million expired keys nor values that
+are slow to free stall the loop for long (the ``sweeper`` and ``stalls``
+benchmark suites measure the longest stall).
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ from __future__ import annotations
 import logging
 import math
 from time import perf_counter
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import anyio
 from anyio.lowlevel import checkpoint
+
+from ._removal import notify, release
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
     from anyio.abc import TaskStatus
 
-    from ._expiry import Entry, K, V
+    from ._removal import Removal, RemovalCause
     from ._shards import Shard
 
 logger = logging.getLogger("sweepcache")
@@ -38,45 +43,108 @@ SLICE_KEYS: Final = 256
 #: 1.8-2.4 ms with 0.5 ms slices and 1.0-1.2 ms with 0.25 ms, against a 2 ms
 #: target, at no cost in time to reclaim.
 SLICE_SECONDS: Final = 0.00025
+#: Entries released between two looks at the clock.
+RELEASE_BATCH: Final = 8
 #: Longest backoff after failed passes, in sweep intervals.
 MAX_BACKOFF_INTERVALS: Final = 60
 
 
 def sweep_steps(
-    shards: Sequence[Shard[K, V]], data: dict[K, Entry[V]], now: float, current: float
-) -> Iterator[int]:
-    """Yield the number of entries reclaimed by each locked step of one pass.
+    shards: Sequence[Shard[Any, Any]],
+    now: float,
+    current: float,
+    removed: list[Removal],
+    dropped: list[object],
+) -> Iterator[None]:
+    """Run one pass, one locked step per ``next()``, filling ``removed`` and ``dropped``.
 
     ``now`` is the instant the pass judges expiry by; ``current`` is the
     bucket it falls in. No lock is held while the generator is suspended.
     """
     for shard in shards:
-        lock = shard.lock
         if shard.has_due(current):
             done = False
             while not done:
-                with lock:
-                    reclaimed, done = shard.reclaim_due(current, now, SLICE_KEYS, data)
-                yield reclaimed
+                with shard.lock:
+                    done = shard.sweep_due(current, now, SLICE_KEYS, removed, dropped)
+                yield
         position = 0
         while position >= 0:
-            with lock:
-                reclaimed, position = shard.reclaim_current(
-                    current, position, now, SLICE_KEYS, data
-                )
-            yield reclaimed
+            with shard.lock:
+                position = shard.sweep_current(current, position, now, SLICE_KEYS, removed, dropped)
+            yield
 
 
-async def sweep_with_checkpoints(steps: Iterable[int]) -> int:
-    """Run ``steps`` to the end, yielding to the loop every ``SLICE_SECONDS``."""
+async def run_in_slices(
+    steps: Iterable[None],
+    removed: list[Removal],
+    dropped: list[object],
+    listener: Callable[[Any, Any, RemovalCause], object] | None,
+) -> int:
+    """Run ``steps`` to the end, releasing what each removed; return how many entries.
+
+    Yields to the loop every ``SLICE_SECONDS`` of work, counting the time
+    spent freeing values and in the listener.
+    """
     reclaimed = 0
     deadline = perf_counter() + SLICE_SECONDS
-    for count in steps:
-        reclaimed += count
+    try:
+        for _ in steps:
+            if removed or dropped:
+                reclaimed += len(removed)
+                deadline = await release_in_slices(removed, dropped, listener, deadline)
+            if perf_counter() >= deadline:
+                await checkpoint()
+                deadline = perf_counter() + SLICE_SECONDS
+    finally:
+        # Cancelled mid-release: what was removed is still reported, once.
+        release(listener, removed, dropped)
+    return reclaimed
+
+
+async def release_in_slices(
+    removed: list[Removal],
+    dropped: list[object],
+    listener: Callable[[Any, Any, RemovalCause], object] | None,
+    deadline: float,
+) -> float:
+    """Notify ``listener`` of ``removed`` and drop both lists' items, a batch at a time.
+
+    Returns the deadline of the current slice (it may have yielded). If
+    cancelled at a checkpoint, what is left stays in the lists, in order.
+    """
+    removed.reverse()  # pop from the end, in removal order
+    try:
+        deadline = await _release_reversed(removed, listener, deadline)
+    finally:
+        removed.reverse()
+    while dropped:
+        for _ in range(RELEASE_BATCH):
+            if not dropped:
+                break
+            dropped.pop()
         if perf_counter() >= deadline:
             await checkpoint()
             deadline = perf_counter() + SLICE_SECONDS
-    return reclaimed
+    return deadline
+
+
+async def _release_reversed(
+    removed: list[Removal],
+    listener: Callable[[Any, Any, RemovalCause], object] | None,
+    deadline: float,
+) -> float:
+    while removed:
+        for _ in range(RELEASE_BATCH):
+            if not removed:
+                break
+            removal = removed.pop()
+            notify(listener, removal)
+            del removal  # the value may be slow to free: that counts in this slice
+        if perf_counter() >= deadline:
+            await checkpoint()
+            deadline = perf_counter() + SLICE_SECONDS
+    return deadline
 
 
 async def run_sweeper(

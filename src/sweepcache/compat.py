@@ -28,7 +28,8 @@ import math
 from numbers import Real
 from typing import Final, Generic, final
 
-from ._cache import Cache, check_ttl
+from ._arguments import check_ttl
+from ._cache import Cache
 from ._clock import Clock, default_clock
 from ._expiry import K, V
 
