@@ -34,6 +34,7 @@ from ._clock import Clock, default_clock
 from ._expiry import NEVER, Entry, K, V
 from ._removal import EXPIRED, EXPLICIT, Removal, release
 from ._shards import Shard, TaggedShard
+from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
 
 if TYPE_CHECKING:
@@ -131,6 +132,9 @@ class Cache(Generic[K, V]):
             entries), the reader's (a read that finds an entry expired) or
             the sweeper's. What it raises is logged on the ``sweepcache``
             logger and never reaches that operation. It may call the cache.
+        record_stats: Keep the counters of :meth:`stats` (hits, misses, loads,
+            removals by cause...). Off by default: then reads and writes cost
+            nothing more (as Caffeine's ``recordStats``).
         name: A name for this cache, shown in its ``repr`` and in metrics.
 
     Raises:
@@ -161,6 +165,7 @@ class Cache(Generic[K, V]):
         "_miss_count",
         "_name",
         "_shards",
+        "_stats",
         "_sweep_interval",
         "_task_group",
         "_task_group_token",
@@ -170,13 +175,14 @@ class Cache(Generic[K, V]):
         cls,
         *,
         on_removal: Callable[[K, V, RemovalCause], object] | None = None,
+        record_stats: bool = False,
         **_: object,
     ) -> Cache[K, V]:
         """Build the variant of the cache whose read and write paths fit its features."""
         if "_variant" in cls.__dict__:  # a variant class, built directly (tests)
             return object.__new__(cls)
-        records: tuple[str, ...] = ()
-        reporting = on_removal is not None
+        records: tuple[str, ...] = ("stats",) if record_stats is True else ()
+        reporting = on_removal is not None or record_stats is True
         return object.__new__(_variant(default_layout(), records, reporting))
 
     def __init__(
@@ -187,6 +193,7 @@ class Cache(Generic[K, V]):
         sweep_interval: float = 1.0,
         clock: Clock = default_clock,
         on_removal: Callable[[K, V, RemovalCause], object] | None = None,
+        record_stats: bool = False,
         name: str | None = None,
     ) -> None:
         default_seconds = check_default_ttl(default_ttl)
@@ -196,6 +203,8 @@ class Cache(Generic[K, V]):
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
         if on_removal is not None and not callable(on_removal):
             raise TypeError(f"on_removal must be a callable or None, got {on_removal!r}")
+        if not isinstance(record_stats, bool):
+            raise TypeError(f"record_stats must be a bool, got {type(record_stats).__name__}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__} {name!r}")
 
@@ -205,6 +214,10 @@ class Cache(Generic[K, V]):
         self._clock = clock
         self._listener = on_removal
         self._name = name
+        self._stats = StatsRecorder() if record_stats else None
+        if self._stats is not None:  # what the generated read path calls
+            self._hit_count = self._stats.hit
+            self._miss_count = self._stats.miss
         self._layout = self._layout_name()
         self._mask = shards - 1
         self._inverse_width = 1.0 / width
@@ -349,13 +362,19 @@ class Cache(Generic[K, V]):
         return self.get_many_nowait(keys, default)
 
     def _record_load(self, success: bool, seconds: float) -> None:
-        """Count a finished load (variants with statistics replace this)."""
+        """Count a finished load."""
+        if self._stats is not None:
+            self._stats.record_load(success, seconds)
 
     def _record_hit(self) -> None:
-        """Count a hit (variants with statistics replace this)."""
+        """Count a hit (the generated read paths count inline)."""
+        if self._stats is not None:
+            self._stats.hit()
 
     def _record_miss(self) -> None:
-        """Count a miss (variants with statistics replace this)."""
+        """Count a miss (the generated read paths count inline)."""
+        if self._stats is not None:
+            self._stats.miss()
 
     def ttl_nowait(self, key: K) -> float | None:
         """Return the seconds ``key`` has left to live, or ``None`` if it never expires.
@@ -517,6 +536,8 @@ class Cache(Generic[K, V]):
         for shard, key, value in items:
             with shard.lock:
                 shard.store(key, value, expires_at, now, removed, dropped, tag_set)
+            if self._stats is not None:
+                self._stats.put()
             if len(dropped) > _SLICE_KEYS:
                 self._release(removed, dropped)
         self._release(removed, dropped)
@@ -619,10 +640,17 @@ class Cache(Generic[K, V]):
         dropped: list[object] = []
         with shard.lock:
             shard.discard_expired(key, entry, removed, dropped)
-        self._release(removed, dropped)
+        self._release(removed, dropped, "read")
 
-    def _release(self, removed: list[Removal], dropped: list[object]) -> None:
-        """Report and free what a locked step removed; no lock may be held."""
+    def _release(
+        self, removed: list[Removal], dropped: list[object], reclaimer: str = "write"
+    ) -> None:
+        """Count, report and free what a locked step removed; no lock may be held.
+
+        ``reclaimer`` says who found the expired entries among ``removed``.
+        """
+        if self._stats is not None:
+            self._stats.record_removals(removed, reclaimer, _weigh_one)
         release(self._listener, removed, dropped)
 
     def _lock_all(self) -> list[threading.Lock]:
@@ -701,10 +729,14 @@ class Cache(Generic[K, V]):
                             break
                         key, entry = old.popitem()
                         removed.append((key, entry, _cause(entry, now)))
+                    if self._stats is not None:
+                        self._stats.record_removals(removed, "write", _weigh_one)
                     deadline = await release_in_slices(removed, [], self._listener, deadline)
             deadline = await release_in_slices([], garbage, None, deadline)
         finally:
-            # Cancelled: the cache is already empty; report and free the rest now.
+            # Cancelled: the cache is already empty; report and free the rest
+            # now (what ``removed`` still holds was counted already).
+            release(self._listener, removed, [])
             for old in old_dicts:
                 while old:
                     key, entry = old.popitem()
@@ -971,8 +1003,15 @@ class Cache(Generic[K, V]):
         """
         removed: list[Removal] = []
         dropped: list[object] = []
+        stats = self._stats
         return await run_in_slices(
-            self._sweep_steps(removed, dropped), removed, dropped, self._listener
+            self._sweep_steps(removed, dropped),
+            removed,
+            dropped,
+            self._listener,
+            None
+            if stats is None
+            else functools.partial(stats.record_removals, reclaimer="sweeper", weigh=_weigh_one),
         )
 
     def _sweep_steps(self, removed: list[Removal], dropped: list[object]) -> Iterable[None]:
@@ -1049,6 +1088,24 @@ class Cache(Generic[K, V]):
 
     # -- introspection -------------------------------------------------------
 
+    def stats(self) -> CacheStats:
+        """Return a snapshot of the statistics (with ``record_stats=True``).
+
+        Without ``record_stats`` every count is 0 (as Caffeine); ``entries``
+        and ``weight`` are always filled in.
+
+        Example::
+
+            cache = Cache[str, int](record_stats=True)
+            cache.set_nowait("a", 1)
+            cache.get_nowait("a"), cache.get_nowait("b")
+            assert cache.stats().hit_ratio == 0.5
+        """
+        entries = len(self)
+        if self._stats is None:
+            return CacheStats(entries=entries, weight=entries)
+        return self._stats.snapshot(entries, entries)
+
     @property
     def default_ttl(self) -> float | None:
         """Seconds an entry lives when ``set`` gets no ``ttl``; ``None`` means never."""
@@ -1075,6 +1132,10 @@ class Cache(Generic[K, V]):
             f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+def _weigh_one(entry: Entry) -> int:
+    return 1
 
 
 def _cause(entry: Entry, now: float) -> RemovalCause:
@@ -1113,6 +1174,8 @@ def _set_nowait_reporting(
     dropped: list[object] = []
     with shard.lock:
         shard.store(key, value, expires_at, now, removed, dropped, tag_set)
+    if self._stats is not None:
+        self._stats.put()
     self._release(removed, dropped)
 
 

@@ -80,8 +80,11 @@ async def run_in_slices(
     removed: list[Removal],
     dropped: list[object],
     listener: Callable[[Any, Any, RemovalCause], object] | None,
+    count: Callable[[list[Removal]], object] | None = None,
 ) -> int:
     """Run ``steps`` to the end, releasing what each removed; return how many entries.
+
+    ``count``, if given, sees what each step removed before it is released.
 
     Yields to the loop every ``SLICE_SECONDS`` of work, counting the time
     spent freeing values and in the listener.
@@ -92,6 +95,8 @@ async def run_in_slices(
         for _ in steps:
             if removed or dropped:
                 reclaimed += len(removed)
+                if count is not None:
+                    count(removed)
                 deadline = await release_in_slices(removed, dropped, listener, deadline)
             if perf_counter() >= deadline:
                 await checkpoint()
