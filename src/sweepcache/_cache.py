@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+from itertools import islice
 from time import perf_counter
 from typing import (
     TYPE_CHECKING,
@@ -38,7 +39,7 @@ from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup, TaskStatus
@@ -843,29 +844,26 @@ class Cache(Generic[K, V]):
             if not shard.tag_index:
                 continue
             with shard.lock:
-                members: set[K] = set()
-                for tag in tags:
-                    keys = shard.take_tagged(tag)
-                    if keys:
-                        members |= keys
+                taken = [shard.take_tagged(tag) for tag in tags]
+            members: set[Any] = set().union(*(keys for keys in taken if keys))
+            del taken  # outside the lock: these sets may hold the last references to keys
             while members:
                 removed: list[Removal] = []
                 dropped: list[object] = []
+                batch = list(islice(_popper(members), _SLICE_KEYS))
                 live = 0
                 with shard.lock:
                     now = self._clock()
                     data = shard.data
-                    for _ in range(_SLICE_KEYS):
-                        if not members:
-                            break
-                        key = members.pop()
-                        dropped.append(key)
+                    for key in batch:
                         entry = data.get(key)
                         # Between two slices the key may have been set again
                         # without these tags: only an entry carrying one goes.
                         if entry is not None and len(entry) > 3 and not tags.isdisjoint(entry[3]):
                             live += shard.pop(key, now, removed, dropped)
+                    del key, entry
                 self._release(removed, dropped)
+                del batch
                 yield live
 
     def _detach_tagged(self, tags: frozenset[Hashable]) -> None:
@@ -1132,6 +1130,12 @@ class Cache(Generic[K, V]):
             f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+def _popper(items: set[Any]) -> Iterator[Any]:
+    """Pop ``items`` one by one (for ``islice``)."""
+    while items:
+        yield items.pop()
 
 
 def _weigh_one(entry: Entry) -> int:
