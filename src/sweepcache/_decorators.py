@@ -192,11 +192,11 @@ def _unhashable_argument(
         elif kind is inspect.Parameter.VAR_POSITIONAL:
             items = [(f"{parameter}[{index}]", item) for index, item in enumerate(value)]
         else:
-            items = [(parameter, value)]
+            items = [(repr(parameter), value)]
         for label, item in items:
             if not _is_hashable(item):
                 return TypeError(
-                    f"argument {label!r} of {_name(func)}() is unhashable "
+                    f"argument {label} of {_name(func)}() is unhashable "
                     f"({type(item).__name__}), so the call has no cache key; "
                     f"pass hashable arguments or a key= function to @cached"
                 )
