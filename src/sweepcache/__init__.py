@@ -15,9 +15,12 @@ Example::
 from ._cache import DEFAULT_TTL as DEFAULT_TTL
 from ._cache import Cache as Cache
 from ._decorators import cached as cached
+from ._removal import RemovalCause as RemovalCause
+from ._stats import CacheStats as CacheStats
 
-__all__ = ("DEFAULT_TTL", "Cache", "cached")
+__all__ = ("DEFAULT_TTL", "Cache", "CacheStats", "RemovalCause", "cached")
 __version__ = "0.1.0"
 
 Cache.__module__ = __name__
 cached.__module__ = __name__
+RemovalCause.__module__ = __name__

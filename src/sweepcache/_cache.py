@@ -39,6 +39,7 @@ from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
     from types import TracebackType
 
@@ -189,9 +190,9 @@ class Cache(Generic[K, V]):
     def __init__(
         self,
         *,
-        default_ttl: float | None = 60.0,
+        default_ttl: float | datetime.timedelta | None = 60.0,
         shards: int = DEFAULT_SHARDS,
-        sweep_interval: float = 1.0,
+        sweep_interval: float | datetime.timedelta = 1.0,
         clock: Clock = default_clock,
         on_removal: Callable[[K, V, RemovalCause], object] | None = None,
         record_stats: bool = False,
@@ -895,7 +896,7 @@ class Cache(Generic[K, V]):
         # A caller's own cancel scope cannot bound a load shared by many callers.
         timeout: float | None = None,  # noqa: ASYNC109
         refresh_ahead: float | None = None,
-        tags: Iterable[Hashable] | None = None,
+        tags: Iterable[Hashable] | Callable[[V], Iterable[Hashable]] | None = None,
     ) -> V:
         """Return the value under ``key``, loading it with ``loader()`` on a miss.
 
@@ -935,7 +936,8 @@ class Cache(Generic[K, V]):
                 loader raises, a stray cancellation included) is logged on the
                 ``sweepcache`` logger and the current value stays. It must be
                 shorter than ``ttl``. ``None`` (the default) never refreshes early.
-            tags: Tags of the loaded value, as in :meth:`set`.
+            tags: Tags of the loaded value, as in :meth:`set`, or a function
+                building them from the loaded value.
 
         Returns:
             The cached or loaded value.
