@@ -19,6 +19,7 @@ The names are discovered, not listed, so new exports are covered as they land.
 from __future__ import annotations
 
 import ast
+import enum
 import importlib
 import inspect
 import re
@@ -172,4 +173,6 @@ def test_exported_classes_and_functions_name_their_public_module(
     assert value.__module__ == module_name
     assert value.__qualname__ == name
     if inspect.isclass(value):
-        assert repr(value) == f"<class '{module_name}.{name}'>"
+        kind = "enum" if isinstance(value, enum.EnumMeta) else "class"
+        qualified = name if kind == "enum" else f"{module_name}.{name}"
+        assert repr(value) == f"<{kind} '{qualified}'>"
