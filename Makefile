@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 QUICK  ?=
 
-.PHONY: test lint types pytest docs bench bench-micro fmt clean
+.PHONY: test lint types pytest docs bench bench-ft bench-micro fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,27 @@ pytest: $(VENV)/.installed-test
 docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/html
 
-bench: $(VENV)/.installed-bench
+# `make bench FT_PYTHON=/opt/py313t/bin/python3.13t` also runs the threads suite
+# on that free-threaded interpreter (results: threads-ft.json, beside threads.json).
+FT_PYTHON ?=
+FT_VENV   ?= .venv-ft
+
+bench: $(VENV)/.installed-bench $(if $(FT_PYTHON),bench-ft,)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# The free-threaded venv gets only what the threads suite imports. cachebox
+# 6.0.0 is its newest release with a cp313t wheel (later ones need a Rust
+# build); matplotlib has none: the GIL run draws the plot from the JSON.
+$(FT_VENV)/.installed: pyproject.toml
+	$(FT_PYTHON) -c 'import sys; assert not sys._is_gil_enabled(), "FT_PYTHON has the GIL on"'
+	$(FT_PYTHON) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FT_VENV)/bin/python -m pip install --quiet -e . cachetools theine
+	-$(FT_VENV)/bin/python -m pip install --quiet --only-binary :all: 'cachebox<=6.0.0'
+	touch $@
+
+bench-ft: $(FT_VENV)/.installed
+	$(FT_VENV)/bin/python -m bench threads --no-plots --no-summary $(if $(QUICK),--quick,)
 
 bench-micro: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest bench/micro -p no:cacheprovider --benchmark-only -o addopts="" -o filterwarnings=""
@@ -54,4 +73,4 @@ fmt: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests bench docs
 
 clean:
-	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(FT_VENV) docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis

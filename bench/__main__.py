@@ -63,8 +63,11 @@ def run_suite(
         + {"full": "", "quick": " --quick", "smoke": " --smoke"}[config.scale],
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    if plots and not report.plot(result, out / f"{name}.png"):
+    stem = name
+    if name == bench_threads.NAME and bench_threads.free_threaded():
+        stem = f"{name}-ft"  # beside the GIL build's results, not over them
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if plots and not report.plot(result, out / f"{stem}.png"):
         progress.note(f"[{name}] plot skipped: n/a (matplotlib not installed)")
     return result
 
@@ -131,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_summary:
         return 0
     results = report.load_results(args.out)
+    if not args.no_plots:
+        # A free-threaded run has no matplotlib: draw its plot here, from its JSON.
+        for result in results:
+            if result.get("build") == "free-threaded":
+                report.plot(result, args.out / f"{result['suite']}-ft.png")
     summary = report.write_summary(args.out, results)
     print("\n## Summary\n")
     print(report.headline_markdown(results))

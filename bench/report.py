@@ -126,13 +126,26 @@ def _stampede(result: dict[str, Any]) -> Table:
 
 def _threads(result: dict[str, Any]) -> Table:
     counts = result["parameters"]["threads"]
-    headers = ["contender", *(f"{n} thread{'s' if n > 1 else ''} (k ops/s)" for n in counts)]
+    headers = [
+        "keys",
+        "get/set",
+        "contender",
+        *(f"{n} thread{'s' if n > 1 else ''} (k ops/s)" for n in counts),
+        *(f"speed-up x{n}" for n in counts[1:]),
+    ]
     rows = []
     for row in result["rows"]:
+        lead = [row["keys"], row["mix"], row["contender"]]
         if "na" in row:
-            rows.append([row["contender"], row["na"], *[""] * (len(counts) - 1)])
+            rows.append([*lead, row["na"], *[""] * (2 * len(counts) - 2)])
             continue
-        rows.append([row["contender"], *(_spread(row[f"{n} threads"], 1e-3) for n in counts)])
+        rows.append(
+            [
+                *lead,
+                *(_spread(row[f"{n} threads"], 1e-3) for n in counts),
+                *(f"{row[f'speed-up {n}']:.2f}x" for n in counts[1:]),
+            ]
+        )
     return headers, rows
 
 
@@ -360,9 +373,10 @@ def load_results(results_dir: Path) -> list[dict[str, Any]]:
     """Every ``<suite>.json`` in ``results_dir``."""
     found = []
     for name in TABLES:
-        path = results_dir / f"{name}.json"
-        if path.exists():
-            found.append(json.loads(path.read_text(encoding="utf-8")))
+        for stem in (name, f"{name}-ft"):  # -ft: the same suite on a free-threaded build
+            path = results_dir / f"{stem}.json"
+            if path.exists():
+                found.append(json.loads(path.read_text(encoding="utf-8")))
     return found
 
 
@@ -472,23 +486,53 @@ def _plot_stampede(pyplot: Any, result: dict[str, Any]) -> Any:
 
 
 def _plot_threads(pyplot: Any, result: dict[str, Any]) -> Any:
-    figure, axis = pyplot.subplots(figsize=(8, 5))
     counts = result["parameters"]["threads"]
-    for row in _ok(result["rows"]):
-        stats = [row[f"{n} threads"] for n in counts]
-        axis.errorbar(
-            counts,
-            [s["median"] for s in stats],
-            yerr=[[s["median"] - s["min"] for s in stats], [s["max"] - s["median"] for s in stats]],
-            marker="o",
-            label=row["contender"],
-            capsize=3,
-        )
-    axis.set_xscale("log", base=2)
-    axis.set_yscale("log")
-    axis.set_xlabel("threads")
-    axis.set_ylabel("ops/s (median, min-max)")
-    axis.legend(fontsize="small")
+    key_modes = list(dict.fromkeys(row["keys"] for row in result["rows"]))
+    mixes = list(dict.fromkeys(row["mix"] for row in result["rows"]))
+    names = list(dict.fromkeys(row["contender"] for row in _ok(result["rows"])))
+    # One fixed colour per contender, the same in every panel.
+    palette = pyplot.get_cmap("tab10")
+    colours = {name: palette(index % 10) for index, name in enumerate(names)}
+    figure, axes = pyplot.subplots(
+        len(key_modes),
+        len(mixes),
+        figsize=(4.2 * len(mixes), 3.6 * len(key_modes) + 1.4),
+        squeeze=False,
+        sharex=True,
+    )
+    for r, key_mode in enumerate(key_modes):
+        for c, mix in enumerate(mixes):
+            axis = axes[r][c]
+            for row in _ok(result["rows"]):
+                if row["keys"] != key_mode or row["mix"] != mix:
+                    continue
+                stats = [row[f"{n} threads"] for n in counts]
+                axis.errorbar(
+                    counts,
+                    [s["median"] / 1e3 for s in stats],
+                    yerr=[
+                        [(s["median"] - s["min"]) / 1e3 for s in stats],
+                        [(s["max"] - s["median"]) / 1e3 for s in stats],
+                    ],
+                    marker="o",
+                    color=colours[row["contender"]],
+                    label=row["contender"],
+                    capsize=3,
+                    linestyle="--" if row["role"] in ("floor", "baseline") else "-",
+                )
+            axis.set_xticks(counts)
+            axis.set_xticklabels([str(n) for n in counts])
+            axis.set_title(f"{key_mode} keys, get/set {mix}", fontsize="medium")
+            axis.set_ylim(bottom=0)
+            axis.grid(alpha=0.3)
+            if c == 0:
+                axis.set_ylabel("k ops/s (median, min-max)")
+            if r == len(key_modes) - 1:
+                axis.set_xlabel("threads")
+    handles = [pyplot.Line2D([], [], color=colours[name], marker="o", label=name) for name in names]
+    figure.legend(handles=handles, loc="lower center", ncol=min(4, len(names)), fontsize="small")
+    figure.suptitle(result["title"])
+    figure.tight_layout(rect=(0, 0.12, 1, 0.96))
     return figure
 
 
