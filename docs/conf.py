@@ -14,20 +14,21 @@ import pkgutil
 import re
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sphinx.ext.intersphinx import missing_reference as intersphinx_missing_reference
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 from sphinx.util.inspect import signature as sphinx_signature
 
 import sweepcache
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from docutils.nodes import Node, TextElement
     from sphinx.addnodes import pending_xref
-    from collections.abc import Iterator
-
     from sphinx.application import Sphinx
     from sphinx.environment import BuildEnvironment
 
@@ -75,9 +76,10 @@ html_scaled_image_link = True
 
 # -- autodoc / napoleon --------------------------------------------------------
 
-# api.md lists every class's members in the order it shows them (exported
-# names carry ``__module__ = "sweepcache"``, so autodoc cannot read the order
-# from the defining module's source); see _check_and_summarise below.
+# api.md lists every class's members in the order it shows them, with the
+# ``api-class`` directive below: exported names carry ``__module__ =
+# "sweepcache"``, so autodoc cannot read the order from the defining module.
+autodoc_member_order = "bysource"
 autodoc_default_options: dict[str, Any] = {}
 # Signatures carry the types; docstrings do not repeat them.
 autodoc_typehints = "signature"
@@ -174,7 +176,13 @@ def _resolve_type_checking_name(
     if target in sweepcache.__all__:
         # A docstring naming an export by its bare name (``:class:`RemovalCause```).
         return env.get_domain("py").resolve_xref(
-            env, node["refdoc"], app.builder, node["reftype"], f"sweepcache.{target}", node, contnode
+            env,
+            node["refdoc"],
+            app.builder,
+            node["reftype"],
+            f"sweepcache.{target}",
+            node,
+            contnode,
         )
     return None
 
@@ -183,17 +191,19 @@ def _resolve_type_checking_name(
 
 LOGGER = logging.getLogger("sweepcache.docs")
 
-#: How the summary tables show the special methods that api.md lists.
+#: How the summary tables show the special methods that api.md lists;
+#: ``{self}`` is the instance's usual name (``INSTANCE_NAMES``).
 SPECIAL_NAMES = {
-    "__contains__": "key in cache",
-    "__len__": "len(cache)",
-    "__aenter__": "async with cache",
-    "__aexit__": "async with cache (exit)",
-    "__call__": "obj(...)",
-    "__await__": "await invalidation",
-    "__bool__": "bool(invalidation)",
+    "__contains__": "key in {self}",
+    "__len__": "len({self})",
+    "__aenter__": "async with {self}",
+    "__aexit__": "async with {self} (exit)",
+    "__call__": "{self}(...)",
+    "__await__": "await {self}",
+    "__bool__": "bool({self})",
     "__sub__": "later - earlier",
 }
+INSTANCE_NAMES = {"CachedFunction": "func", "CachedMethod": "obj.method", "FakeClock": "clock"}
 
 
 def _constructor_signatures() -> None:
@@ -260,7 +270,9 @@ def _summary(cls: type, name: str) -> str:
 
 def _summary_table(cls: type, full_name: str, members: list[str]) -> list[str]:
     """A reST table: one row per member, linked, with its first sentence."""
-    lines = ["", ".. rubric:: Summary", "", ".. list-table::", "   :class: api-summary", ""]
+    if not members:
+        return []
+    lines = [".. rubric:: Members", "", ".. list-table::", "   :class: api-summary", ""]
     for name in members:
         member = inspect.getattr_static(cls, name, None)
         if isinstance(member, (staticmethod, classmethod)):
@@ -269,8 +281,11 @@ def _summary_table(cls: type, full_name: str, members: list[str]) -> list[str]:
             role, label = "attr", name
         else:
             role = "meth"
-            label = SPECIAL_NAMES.get(name, f"{name}()")
-            if inspect.iscoroutinefunction(member) and not name.startswith("__"):
+            instance = INSTANCE_NAMES.get(cls.__name__, cls.__name__.lower())
+            label = SPECIAL_NAMES.get(name, f"{name}()").format(self=instance)
+            if inspect.iscoroutinefunction(member) and name in {"__call__"} | {
+                n for n in vars(cls) if not n.startswith("_")
+            }:
                 label = f"await {label}"
         lines += [
             f"   * - :py:{role}:`{label} <{full_name}.{name}>`",
@@ -279,28 +294,59 @@ def _summary_table(cls: type, full_name: str, members: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def _check_and_summarise(
+def _fill_attribute_docs(
     app: Sphinx, what: str, name: str, obj: object, options: Any, lines: list[str]
 ) -> None:
-    """Fill in attribute docs; give each class a summary table and check it is complete."""
+    """Give an exported class's attribute its ``#:`` comment (see :func:`_attribute_docs`)."""
     if what in {"attribute", "data"} and not lines and name.startswith("sweepcache."):
         owner, _, attribute = name.removeprefix("sweepcache.").rpartition(".")
         lines.extend(ATTRIBUTE_DOCS.get((owner, attribute), []))
-        return
-    if what not in {"class", "exception"} or not isinstance(obj, type):
-        return
-    members = options.get("members")
-    if not isinstance(members, list):
-        LOGGER.warning(
-            "%s: list its members in api.md (':members: a, b, ...'), in the order to show them",
-            name,
-        )
-        return
-    missing = sorted(_public_members(obj) - set(members))
-    if missing:
-        LOGGER.warning("%s: public members missing from api.md: %s", name, ", ".join(missing))
-    if members:
-        lines.extend(_summary_table(obj, name, members))
+
+
+class ApiClass(SphinxDirective):
+    """``.. api-class:: sweepcache.Cache`` with ``:members: a, b, c``: a class, in that order.
+
+    autodoc takes members in source order from the module that ``__module__``
+    names; for an exported class that is ``sweepcache/__init__.py``, which
+    only re-exports, so autodoc falls back to alphabetical order. This
+    directive documents the class (``autoclass``), then a summary table of
+    the members, then each member with its own ``automethod`` /
+    ``autoproperty`` / ``autoattribute``, in the order given, as trio's
+    reference docs do. It warns (failing the build) when a public member of
+    the class is missing from the list, so a new method cannot go
+    undocumented.
+    """
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {
+        "members": lambda text: [name.strip() for name in text.replace("\n", " ").split(",")]
+    }
+
+    def run(self) -> list[Node]:
+        full_name = self.arguments[0]
+        module_name, _, class_name = full_name.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        members: list[str] = [m for m in self.options.get("members", []) if m]
+        missing = sorted(_public_members(cls) - set(members))
+        if missing:
+            LOGGER.warning(
+                "%s: public members missing from :members: in api.md: %s",
+                full_name,
+                ", ".join(missing),
+                location=self.get_location(),
+            )
+        lines = [f".. autoclass:: {full_name}", ""]
+        lines += [f"   {line}" for line in _summary_table(cls, full_name, members)]
+        for name in members:
+            member = inspect.getattr_static(cls, name)
+            if isinstance(member, property):
+                kind = "autoproperty"
+            elif callable(member) or isinstance(member, (staticmethod, classmethod)):
+                kind = "automethod"
+            else:
+                kind = "autoattribute"
+            lines += [f"   .. {kind}:: {full_name}.{name}", ""]
+        return self.parse_text_to_nodes("\n".join(lines))
 
 
 def _keep_property_summaries(
@@ -344,7 +390,8 @@ def _every_export_documented(app: Sphinx, env: BuildEnvironment) -> None:
 def setup(app: Sphinx) -> None:
     app.connect("missing-reference", _resolve_type_checking_name)
     app.connect("autodoc-process-docstring", _keep_property_summaries, priority=400)
-    app.connect("autodoc-process-docstring", _check_and_summarise)
+    app.connect("autodoc-process-docstring", _fill_attribute_docs)
+    app.add_directive("api-class", ApiClass)
     app.connect("env-check-consistency", _every_export_documented)
     app.connect("build-finished", _no_private_paths)
 
@@ -372,6 +419,8 @@ BENCH_CAPTIONS = {
 
 #: ``](target)`` of a Markdown link or image whose target is a bare relative path.
 _RELATIVE_LINK = re.compile(r"\]\((?:\./)?([^)\s/#:]+)\)")
+#: The first table after the "## Summary" heading.
+_SUMMARY_TABLE = re.compile(r"(^## Summary\n(?:(?!\|).*\n)*)((?:\|.*\n)+)", re.MULTILINE)
 #: A Markdown image alone on its line: ``![alt](suite.png)``.
 _IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\((?:\./)?([^)\s/#:]+)\.png\)$", re.MULTILINE)
 
@@ -417,6 +466,10 @@ def _generate_benchmark_results() -> None:
     parts = ["% Generated by docs/conf.py from bench/results/; do not edit.\n"]
     if summary_text:
         text = _IMAGE_LINE.sub(lambda m: _figure(m[2], m[1]), summary_text)
+        # The headline table gets a class of its own: its cells may wrap.
+        text = _SUMMARY_TABLE.sub(
+            lambda m: f"{m[1]}````{{container}} bench-summary\n{m[2]}````\n", text, count=1
+        )
         # Point relative links at the copies: links in an included file
         # resolve against the including page, not the file itself.
         parts.append(
@@ -462,6 +515,7 @@ def _bench_substitutions() -> dict[str, str]:
             "sweeper_keys",
             "sweeper_stall_ms",
             "sweeper_stall_worst_ms",
+            "sweeper_runs",
             "sweeper_reclaim_intervals",
             "hotpath_get_ratio",
             "hotpath_get_nowait_ratio",
@@ -471,15 +525,15 @@ def _bench_substitutions() -> dict[str, str]:
     )
     sweeper = list(_rows("sweeper", role="sweepcache"))
     if sweeper:
-        values["sweeper_keys"] = f"{max(r['keys'] for r in sweeper):,}"
-        values["sweeper_stall_ms"] = f"{max(r['stall_max_s'] for r in sweeper) * 1e3:.2f}"
-        values["sweeper_stall_worst_ms"] = (
-            f"{max((r.get('stall_max_range_s') or [0, r['stall_max_s']])[1] for r in sweeper) * 1e3:.2f}"
-        )
         interval = (_bench_json("sweeper") or {})["parameters"]["sweep_interval_s"]
-        values["sweeper_reclaim_intervals"] = (
-            f"{max(r['reclaim_s'] for r in sweeper if r.get('reclaim_s') is not None) / interval:.2f}"
-        )
+        worst = [(r.get("stall_max_range_s") or [0.0, r["stall_max_s"]])[1] for r in sweeper]
+        reclaim = [r["reclaim_s"] for r in sweeper if r.get("reclaim_s") is not None]
+        values["sweeper_keys"] = f"{max(r['keys'] for r in sweeper):,}"
+        values["sweeper_runs"] = str(max(r.get("repeats", 1) for r in sweeper))
+        values["sweeper_stall_ms"] = f"{max(r['stall_max_s'] for r in sweeper) * 1e3:.2f}"
+        values["sweeper_stall_worst_ms"] = f"{max(worst) * 1e3:.2f}"
+        if reclaim:
+            values["sweeper_reclaim_intervals"] = f"{max(reclaim) / interval:.2f}"
     hotpath = [r for r in _rows("hotpath") if r["contender"] == "sweepcache Cache"]
     if hotpath:
         ratios = [r["get hit ratio"] for r in hotpath]
@@ -488,7 +542,9 @@ def _bench_substitutions() -> dict[str, str]:
     if nowait:
         ratios = [r["get hit ratio"] for r in nowait]
         values["hotpath_get_nowait_ratio"] = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    started = [(_bench_json(s) or {}).get("meta", {}).get("started") for s in ("sweeper", "hotpath")]
+    started = [
+        (_bench_json(s) or {}).get("meta", {}).get("started") for s in ("sweeper", "hotpath")
+    ]
     if any(started):
         values["bench_date"] = max(s for s in started if s)[:10]
     return values

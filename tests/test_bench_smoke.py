@@ -84,7 +84,7 @@ def test_no_file_points_at_unpublished_design_notes() -> None:
 def test_only_full_runs_write_the_published_results() -> None:
     assert bench_main.default_out("full") == COMMITTED
     for scale in ("quick", "smoke"):
-        out = bench_main.default_out(scale)  # type: ignore[arg-type]
+        out = bench_main.default_out(scale)
         assert out != COMMITTED
         ignored = subprocess.run(
             ["git", "check-ignore", "-q", str(out / "summary.md")], cwd=ROOT, check=False
