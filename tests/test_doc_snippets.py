@@ -13,6 +13,9 @@ The convention (README.md, "Writing docs", says the same to contributors):
   in ``FRAGMENTS`` below with the reason; keep that list short.
 * No other tag may hold Python (``py``, ``python3``, ``pycon``...), so that no
   example slips past unchecked.
+* A block whose first line names a file (``# conftest.py``, ``# test_x.py``)
+  is that file: when a page has test files, they are written to a folder
+  together and run with pytest, so that example tests pass, not just import.
 
 Errors point at the Markdown file and line: each snippet is written to a file
 padded with blank lines so that its line numbers are the page's.
@@ -283,3 +286,34 @@ def test_snippet_runs(
             anyio.run(run, backend=backend)
     finally:
         del sys.modules[snippet.module]
+
+
+def _named_file(snippet: Snippet) -> str | None:
+    match = re.fullmatch(r"#\s*(\w+\.py)\s*", snippet.first_line)
+    return match[1] if match else None
+
+
+TEST_PAGES: Final = sorted(
+    {
+        s.page
+        for s in CHECKED
+        if (_named_file(s) or "").startswith("test_") or _named_file(s) == "conftest.py"
+    }
+)
+
+
+@pytest.mark.parametrize("page", TEST_PAGES, ids=[str(p.relative_to(ROOT)) for p in TEST_PAGES])
+def test_example_test_files_pass_under_pytest(page: Path, tmp_path: Path) -> None:
+    files = {name: s.source for s in CHECKED if s.page == page and (name := _named_file(s))}
+    for name, source in files.items():
+        (tmp_path / name).write_text(source, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert re.search(r"\b[1-9]\d* passed\b", completed.stdout), completed.stdout
