@@ -41,8 +41,13 @@ types: $(VENV)/.installed-test
 # The seed's own test class needs pytest-asyncio's auto mode (its async
 # fixture is a plain @pytest.fixture); auto mode would also grab the AnyIO
 # tests, so it runs on its own.
+# The core tests run twice: with the layout this build picks, and with the
+# free-threaded layout (one dict per shard) forced, so both read paths are tested.
+LAYOUT_TESTS := tests --ignore=tests/seed --ignore=tests/test_bench_smoke.py \
+	--ignore=tests/test_exports.py --ignore=tests/test_doc_snippets.py --ignore=tests/typing
 pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests --ignore=tests/seed
+	SWEEPCACHE_TEST_LAYOUT=sharded $(BIN)/python -m pytest $(LAYOUT_TESTS) -q
 	$(BIN)/python -m pytest tests/seed -o asyncio_mode=auto -p no:anyio
 
 docs: $(VENV)/.installed-test

@@ -244,13 +244,18 @@ ATTRIBUTE_DOCS = _attribute_docs()
 
 
 def _public_members(cls: type) -> set[str]:
-    """Public names that the class and its sweepcache base classes define."""
+    """Public names that the class and its sweepcache base classes define.
+
+    A named tuple's fields are left out: their docstrings only say "Alias for
+    field number 0", so the class docstring describes them instead.
+    """
+    fields = set(getattr(cls, "_fields", ()))
     return {
         name
         for base in cls.__mro__
         if getattr(base, "__module__", "").startswith("sweepcache")
         for name in vars(base)
-        if not name.startswith("_")
+        if not name.startswith("_") and name not in fields
     }
 
 

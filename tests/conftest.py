@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from sweepcache import Cache
+from sweepcache import Cache, _cache
 from sweepcache.testing import FakeClock
+
+# `make test` runs the suite twice: once with the layout this build picks
+# (one dict for all shards under the GIL), once with SWEEPCACHE_TEST_LAYOUT=sharded
+# (one dict per shard, what free-threaded builds use), so both read paths are tested.
+_cache._LAYOUT_OVERRIDE = os.environ.get("SWEEPCACHE_TEST_LAYOUT") or None
 
 # CI must be reproducible: there, hypothesis replays the same examples every
 # run (a failure found locally is kept in .hypothesis/ and replayed first).

@@ -7,12 +7,14 @@ asyncio+uvloop and trio.
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sweepcache import DEFAULT_TTL, Cache
+from sweepcache._cache import default_layout
 
 if TYPE_CHECKING:
     from sweepcache.testing import FakeClock
@@ -446,3 +448,13 @@ def test_clock_read_once_per_get_many(clock: FakeClock) -> None:
     reads = 0
     assert anyio.run(cache.get_many, ["a", "b", "c"]) == [1, 2, None]
     assert reads == 1
+
+
+def test_layout_follows_the_build_or_the_test_override() -> None:
+    cache: Cache[str, int] = Cache(shards=4)
+    expected = os.environ.get("SWEEPCACHE_TEST_LAYOUT") or default_layout()
+    assert cache._layout == expected
+    assert len(cache._dicts) == (4 if expected == "sharded" else 1)
+    cache.set_nowait("k", 1)
+    assert cache.get_nowait("k") == 1
+    assert sum(len(shard.data) for shard in cache._shards) == (1 if expected == "sharded" else 4)

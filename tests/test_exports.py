@@ -179,8 +179,10 @@ def test_exported_classes_and_functions_name_their_public_module(
     value = getattr(importlib.import_module(module_name), name)
     assert value.__module__ == module_name
     assert value.__qualname__ == name
-    if inspect.isclass(value) and not issubclass(value, enum.Enum):
-        assert repr(value) == f"<class '{module_name}.{name}'>"
+    if inspect.isclass(value):
+        kind = "enum" if isinstance(value, enum.EnumMeta) else "class"
+        qualified = name if kind == "enum" else f"{module_name}.{name}"
+        assert repr(value) == f"<{kind} '{qualified}'>"
     # Pickle finds classes and functions by module and name: the public path must lead back.
     assert pickle.loads(pickle.dumps(value)) is value
 

@@ -18,6 +18,7 @@ from ._cache import Cache as Cache
 from ._decorators import AsyncCacheLike as AsyncCacheLike
 from ._decorators import CachedFunction as CachedFunction
 from ._decorators import CachedMethod as CachedMethod
+from ._decorators import CacheInfo as CacheInfo
 from ._decorators import Invalidation as Invalidation
 from ._decorators import cached as cached
 from ._decorators import default_key_builder as default_key_builder
@@ -29,6 +30,7 @@ __all__ = (
     "DEFAULT_TTL",
     "AsyncCacheLike",
     "Cache",
+    "CacheInfo",
     "CacheStats",
     "CachedFunction",
     "CachedMethod",
@@ -47,6 +49,7 @@ __version__ = "0.1.0"
 for _exported in (
     AsyncCacheLike,
     Cache,
+    CacheInfo,
     CacheStats,
     CachedFunction,
     CachedMethod,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+from itertools import islice
 from time import perf_counter
 from typing import (
     TYPE_CHECKING,
@@ -38,7 +39,8 @@ from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+    import datetime
+    from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup, TaskStatus
@@ -188,9 +190,9 @@ class Cache(Generic[K, V]):
     def __init__(
         self,
         *,
-        default_ttl: float | None = 60.0,
+        default_ttl: float | datetime.timedelta | None = 60.0,
         shards: int = DEFAULT_SHARDS,
-        sweep_interval: float = 1.0,
+        sweep_interval: float | datetime.timedelta = 1.0,
         clock: Clock = default_clock,
         on_removal: Callable[[K, V, RemovalCause], object] | None = None,
         record_stats: bool = False,
@@ -843,29 +845,26 @@ class Cache(Generic[K, V]):
             if not shard.tag_index:
                 continue
             with shard.lock:
-                members: set[K] = set()
-                for tag in tags:
-                    keys = shard.take_tagged(tag)
-                    if keys:
-                        members |= keys
+                taken = [shard.take_tagged(tag) for tag in tags]
+            members: set[Any] = set().union(*(keys for keys in taken if keys))
+            del taken  # outside the lock: these sets may hold the last references to keys
             while members:
                 removed: list[Removal] = []
                 dropped: list[object] = []
+                batch = list(islice(_popper(members), _SLICE_KEYS))
                 live = 0
                 with shard.lock:
                     now = self._clock()
                     data = shard.data
-                    for _ in range(_SLICE_KEYS):
-                        if not members:
-                            break
-                        key = members.pop()
-                        dropped.append(key)
+                    for key in batch:
                         entry = data.get(key)
                         # Between two slices the key may have been set again
                         # without these tags: only an entry carrying one goes.
                         if entry is not None and len(entry) > 3 and not tags.isdisjoint(entry[3]):
                             live += shard.pop(key, now, removed, dropped)
+                    del key, entry
                 self._release(removed, dropped)
+                del batch
                 yield live
 
     def _detach_tagged(self, tags: frozenset[Hashable]) -> None:
@@ -897,7 +896,7 @@ class Cache(Generic[K, V]):
         # A caller's own cancel scope cannot bound a load shared by many callers.
         timeout: float | None = None,  # noqa: ASYNC109
         refresh_ahead: float | None = None,
-        tags: Iterable[Hashable] | None = None,
+        tags: Iterable[Hashable] | Callable[[V], Iterable[Hashable]] | None = None,
     ) -> V:
         """Return the value under ``key``, loading it with ``loader()`` on a miss.
 
@@ -937,7 +936,8 @@ class Cache(Generic[K, V]):
                 loader raises, a stray cancellation included) is logged on the
                 ``sweepcache`` logger and the current value stays. It must be
                 shorter than ``ttl``. ``None`` (the default) never refreshes early.
-            tags: Tags of the loaded value, as in :meth:`set`.
+            tags: Tags of the loaded value, as in :meth:`set`, or a function
+                building them from the loaded value.
 
         Returns:
             The cached or loaded value.
@@ -1132,6 +1132,12 @@ class Cache(Generic[K, V]):
             f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+def _popper(items: set[Any]) -> Iterator[Any]:
+    """Pop ``items`` one by one (for ``islice``)."""
+    while items:
+        yield items.pop()
 
 
 def _weigh_one(entry: Entry) -> int:

@@ -11,6 +11,7 @@ from typing import (
     Any,
     Concatenate,
     Generic,
+    NamedTuple,
     ParamSpec,
     Protocol,
     TypeVar,
@@ -29,6 +30,7 @@ from ._arguments import (
 )
 from ._cache import Cache
 from ._loading import DoNotStore, load
+from ._stats import count_value
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable, Iterable
@@ -192,11 +194,11 @@ def _unhashable_argument(
         elif kind is inspect.Parameter.VAR_POSITIONAL:
             items = [(f"{parameter}[{index}]", item) for index, item in enumerate(value)]
         else:
-            items = [(parameter, value)]
+            items = [(repr(parameter), value)]
         for label, item in items:
             if not _is_hashable(item):
                 return TypeError(
-                    f"argument {label!r} of {_name(func)}() is unhashable "
+                    f"argument {label} of {_name(func)}() is unhashable "
                     f"({type(item).__name__}), so the call has no cache key; "
                     f"pass hashable arguments or a key= function to @cached"
                 )
@@ -271,6 +273,22 @@ class Invalidation:
             pending.close()  # never awaited: no "coroutine was never awaited" warning
 
 
+class CacheInfo(NamedTuple):
+    """``cache_info()`` of a ``@cached`` function, in async-lru's (and functools') shape.
+
+    ``hits`` counts calls that got a result without running the function
+    (callers that waited on another caller's run included, as async-lru
+    counts them); ``misses`` the calls that ran it; ``maxsize`` is the
+    cache's bound (``None``: unbounded); ``currsize`` the entries of this
+    function in the cache now.
+    """
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+
 @final
 class FunctionTag:
     """The tag every entry of one ``@cached`` function carries (for ``cache_clear``)."""
@@ -341,6 +359,8 @@ class CachedFunction(Generic[P, R]):
         self._key: Callable[P, Hashable] = (
             default_key_builder(func, self._namespace) if key is None else key
         )
+        self._hits = itertools.count()
+        self._misses = itertools.count()
         if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
             inspect.markcoroutinefunction(self)
 
@@ -375,42 +395,48 @@ class CachedFunction(Generic[P, R]):
                 # straight to the load: get_nowait has counted it already.
                 value: R = cache.get_nowait(key, _MISSING)  # type: ignore[union-attr]
                 if value is not _MISSING:
+                    next(self._hits)
                     return value
-                return await load(
-                    cache,  # type: ignore[arg-type]
+            ran: list[bool] = []  # set by the loader if this call runs the function
+            try:
+                if self._local and self._refresh_ahead is None:
+                    return await load(
+                        cache,  # type: ignore[arg-type]
+                        key,
+                        self._loader(args, kwargs, ran),
+                        self._ttl,
+                        self._timeout,
+                        None,
+                        self._call_tags(args, kwargs),
+                    )
+                return await cache.get_or_load(  # type: ignore[no-any-return]
                     key,
-                    self._loader(args, kwargs),
-                    self._ttl,
-                    self._timeout,
-                    None,
-                    self._call_tags(args, kwargs),
+                    self._loader(args, kwargs, ran),
+                    ttl=self._ttl,
+                    timeout=self._timeout,
+                    refresh_ahead=self._refresh_ahead,
+                    tags=self._call_tags(args, kwargs),
                 )
-            return await cache.get_or_load(  # type: ignore[no-any-return]
-                key,
-                self._loader(args, kwargs),
-                ttl=self._ttl,
-                timeout=self._timeout,
-                refresh_ahead=self._refresh_ahead,
-                tags=self._call_tags(args, kwargs),
-            )
+            finally:
+                next(self._misses if ran else self._hits)
         except TypeError:
             self._raise_if_unhashable(key, args, kwargs)
             raise
 
     def _loader(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], ran: list[bool]
     ) -> Callable[[], Awaitable[Any]]:
         func = self._func
         condition = self._condition
-        if condition is None:
-            # A closure, built per miss; cheaper than a partial.
-            return lambda: func(*args, **kwargs)
 
-        async def load_if() -> Any:
+        async def run() -> Any:
+            ran.append(True)
             result = await func(*args, **kwargs)
-            return result if condition(result) else DoNotStore(result)
+            if condition is None or condition(result):
+                return result
+            return DoNotStore(result)
 
-        return load_if
+        return run
 
     def _call_tags(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         own = self._tag
@@ -465,6 +491,23 @@ class CachedFunction(Generic[P, R]):
         if self._local:
             return Invalidation(cache.invalidate_tags_nowait(self._tag))  # type: ignore[union-attr]
         return Invalidation(0, cache.invalidate_tags(self._tag))
+
+    def cache_info(self) -> CacheInfo:
+        """Return hits, misses, the cache's ``maxsize`` and this function's entries now.
+
+        Example::
+
+            await fetch_user(7)
+            await fetch_user(7)
+            assert fetch_user.cache_info()[:2] == (1, 1)
+        """
+        cache = self._cache
+        currsize = 0
+        maxsize = None
+        if isinstance(cache, Cache):
+            maxsize = getattr(cache, "maxsize", None)
+            currsize = sum(len(shard.tag_index.get(self._tag, ())) for shard in cache._shards)
+        return CacheInfo(count_value(self._hits), count_value(self._misses), maxsize, currsize)
 
     def _raise_if_unhashable(
         self, key: Hashable, args: tuple[object, ...], kwargs: dict[str, object]
@@ -536,6 +579,10 @@ class CachedMethod(Generic[P, R]):
     def cache_clear(self) -> Invalidation:
         """Delete every result of the function, for every instance (see ``CachedFunction``)."""
         return self.__func__.cache_clear()
+
+    def cache_info(self) -> CacheInfo:
+        """Statistics of the function, for every instance (see ``CachedFunction``)."""
+        return self.__func__.cache_info()
 
     @property
     def cache(self) -> Cache[Any, Any] | AsyncCacheLike:

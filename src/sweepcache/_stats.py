@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 RECLAIMERS: Final = ("read", "sweeper", "write")
 
 
-def _value(counter: itertools.count[int]) -> int:
+def count_value(counter: itertools.count[int]) -> int:
     """The next value ``counter`` would return, without taking it."""
     return int(repr(counter)[6:-1])  # "count(42)"
 
@@ -242,9 +242,9 @@ class StatsRecorder:
             counts = dict(self._counts)
             total_load_time = self._total_load_time
         return CacheStats(
-            hits=_value(self._hits),
-            misses=_value(self._misses),
-            puts=_value(self._puts),
+            hits=count_value(self._hits),
+            misses=count_value(self._misses),
+            puts=count_value(self._puts),
             total_load_time=total_load_time,
             entries=entries,
             weight=weight,

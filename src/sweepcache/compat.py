@@ -49,16 +49,28 @@ class AsyncInMemoryCache(Generic[K, V]):
 
     __slots__ = ("cache",)
 
-    def __init__(self, *, clock: Clock = default_clock) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = default_clock,
+        record_stats: bool = False,
+        name: str | None = None,
+    ) -> None:
         """Create an empty cache.
 
         Args:
             clock: Not in the seed: the clock that decides expiry, for tests
                 (:class:`sweepcache.testing.FakeClock`).
+            record_stats: Not in the seed: keep hit/miss statistics, read
+                with ``compat_cache.cache.stats()`` (replaces the seed's
+                hand-rolled hit-rate decorator).
+            name: Not in the seed: the name shown in ``repr`` and metrics.
         """
         #: The :class:`sweepcache.Cache` underneath, for code that migrates
-        #: piece by piece (``delete_many``, ``ttl``, the sweeper...).
-        self.cache: Cache[K, V] = Cache(default_ttl=60.0, clock=clock)
+        #: piece by piece (``delete_many``, ``ttl``, ``stats``, the sweeper...).
+        self.cache: Cache[K, V] = Cache(
+            default_ttl=60.0, clock=clock, record_stats=record_stats, name=name
+        )
 
     async def get(self, key: K) -> V | None:
         """Return the value under ``key``, or ``None`` if it is missing or expired.
@@ -98,6 +110,10 @@ class AsyncInMemoryCache(Generic[K, V]):
     async def clear(self) -> None:
         """Clear all items from the cache."""
         self.cache.clear_nowait()
+
+    def __repr__(self) -> str:
+        name = "" if self.cache.name is None else f" name={self.cache.name!r}"
+        return f"<sweepcache.compat.AsyncInMemoryCache{name} entries={len(self.cache)}>"
 
 
 AsyncInMemoryCache.__module__ = __name__
