@@ -15,7 +15,7 @@ speed-up is the throughput with N threads over the throughput with one.
 
 Run under the GIL build (``threads.json``) and, when ``make bench`` is given
 ``FT_PYTHON=/path/to/python3.13t``, under a free-threaded build as well
-(``threads-ft.json``). Targets it checks, on the free-threaded build: two
+(``threads-ft.json``). The target it checks, on the free-threaded build: two
 threads >= 1.5x one thread on disjoint keys at 90/10, and no collapse (>= 1.0x)
 on shared Zipf keys; on the GIL build nothing can scale, and the suite shows
 what the stripes cost.
