@@ -35,6 +35,21 @@ _BACKOFF_FIRST = 0.02
 _BACKOFF_MAX = 0.5
 
 
+class _Once:
+    """Calls ``task_status.started()`` the first time only."""
+
+    __slots__ = ("_done", "_task_status")
+
+    def __init__(self, task_status: TaskStatus[None]) -> None:
+        self._task_status = task_status
+        self._done = False
+
+    def started(self) -> None:
+        if not self._done:
+            self._done = True
+            self._task_status.started()
+
+
 class LinkLost(Exception):
     """The invalidation link failed (a private signal inside the listener)."""
 
@@ -142,34 +157,32 @@ class Listener:
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         backoff = _BACKOFF_FIRST
-        started = False
+        started = _Once(task_status)
         while True:
             try:
-                await self._track(node, node_count, task_status if not started else None)
+                await self._track(node, node_count, started)
             except LinkLost as exc:
                 logger.warning("sweepcache.redis: invalidation link to %s lost: %s", node, exc)
             except Exception as exc:
                 logger.warning("sweepcache.redis: invalidation link to %s failed: %r", node, exc)
             finally:
-                self._node_down(node)
-            if not started:
-                started = True
-                task_status.started()
+                if self._node_down(node):
+                    backoff = _BACKOFF_FIRST  # it was up: reconnect at once
+            started.started()
             await anyio.sleep(backoff)
             backoff = min(_BACKOFF_MAX, backoff * 2)
-            if self.up:  # pragma: no cover - another node's link cannot be up alone
-                backoff = _BACKOFF_FIRST
 
-    def _node_down(self, node: tuple[str, int]) -> None:
+    def _node_down(self, node: tuple[str, int]) -> bool:
+        """Mark ``node`` down; return whether its link had been up."""
+        was_tracked = node in self._up_nodes
         was_up = self.up
         self._up_nodes.discard(node)
         self.up = False
         if was_up:
             self._on_down()
+        return was_tracked
 
-    async def _track(
-        self, node: tuple[str, int], node_count: int, task_status: TaskStatus[None] | None
-    ) -> None:
+    async def _track(self, node: tuple[str, int], node_count: int, started: _Once) -> None:
         connection = TCPConnection(TCPLocation(*node), **self._kwargs)
         try:
             async with anyio.create_task_group() as task_group:
@@ -194,9 +207,7 @@ class Listener:
                     # the link again; pushes that arrive meanwhile queue up.
                     await self._on_up()
                     self.up = len(self._up_nodes) == node_count
-                if task_status is not None:
-                    task_status.started()
-                    task_status = None
+                started.started()
                 async for message in connection.push_messages:
                     self._dispatch(message)
                 raise LinkLost("push stream ended")  # pragma: no cover - ends by raising

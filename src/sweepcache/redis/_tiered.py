@@ -141,6 +141,7 @@ class TieredCache(_Subscriber, Generic[K, V]):
         "_max_staleness",
         "_outer_group",
         "_slots",
+        "_stale_l1",
         "_task_group",
         "_trusted",
     )
@@ -169,6 +170,8 @@ class TieredCache(_Subscriber, Generic[K, V]):
         #: Bumped whenever L1 stops being trusted: every read in flight is void.
         self._epoch = 0
         self._trusted = False
+        #: L1 kept after a link loss (``max_staleness``), not flushed yet.
+        self._stale_l1 = False
         self._fills = self._fills_dropped = self._flushes = self._invalidations = 0
         self._task_group: TaskGroup | None = None
         self._outer_group: TaskGroup | None = None
@@ -236,12 +239,11 @@ class TieredCache(_Subscriber, Generic[K, V]):
         """The link is lost: stop filling L1; flush it now or after ``max_staleness``."""
         self._trusted = False
         self._epoch += 1
-        if self._max_staleness == 0.0:
+        if self._max_staleness == 0.0 or self._task_group is None:
             self._flush()
-        elif self._task_group is not None:
-            self._task_group.start_soon(self._flush_later, self._epoch)
         else:
-            self._flush()
+            self._stale_l1 = True
+            self._task_group.start_soon(self._flush_later, self._epoch)
 
     async def _flush_later(self, epoch: int) -> None:
         await anyio.sleep(self._max_staleness)
@@ -249,6 +251,7 @@ class TieredCache(_Subscriber, Generic[K, V]):
             self._flush()
 
     def _flush(self) -> None:
+        self._stale_l1 = False
         self._flushes += 1
         self._l1.clear_nowait()
 
@@ -256,6 +259,7 @@ class TieredCache(_Subscriber, Generic[K, V]):
         """The link is back: flush what may have been missed, then trust L1 again."""
         self._epoch += 1
         self._flushes += 1
+        self._stale_l1 = False
         await self._l1.clear()
         self._trusted = True
 
@@ -305,6 +309,10 @@ class TieredCache(_Subscriber, Generic[K, V]):
                 if l2.on_l2_error == "raise":
                     raise
                 return default
+            if self._stale_l1:
+                # Redis answers again while L1 is kept past a link loss:
+                # other processes can write again, so stop serving it now.
+                self._flush()
             if value is MISS:
                 return default
             self._fill(key, value, slot, generation, epoch, remaining)
