@@ -178,6 +178,8 @@ class RedisCache(Generic[K, V]):
         lease_ttl: Seconds a ``get_or_load`` lease lives without renewal
             (renewed every third of it while the loader runs).
         ping_interval: Seconds between the invalidation link's ``PING``.
+        max_connections: With ``url``: connections in the client's pool
+            (requests are multiplexed over them).
         name: A name shown in the ``repr``.
 
     Raises:
@@ -231,6 +233,7 @@ class RedisCache(Generic[K, V]):
         on_l2_error: Literal["raise", "fallback"] = "raise",
         lease_ttl: float = 10.0,
         ping_interval: float = 0.5,
+        max_connections: int = 4,
         name: str | None = None,
     ) -> None:
         if (url is None) == (client is None):
@@ -245,6 +248,10 @@ class RedisCache(Generic[K, V]):
                 decode_responses=False,
                 stream_timeout=self._op_timeout,
                 connect_timeout=self._op_timeout,
+                # coredis multiplexes requests on a connection: a few are
+                # enough, and a burst of misses then does not open (and
+                # handshake) dozens of connections at once.
+                max_connections=max_connections,
             )
         elif not isinstance(client, (coredis.Redis, coredis.RedisCluster)):
             raise TypeError(
@@ -305,10 +312,14 @@ class RedisCache(Generic[K, V]):
 
     # -- plumbing ------------------------------------------------------------
 
-    async def _call(self, request: Awaitable[Any]) -> Any:
-        """Await one Redis request within ``op_timeout``; any failure is an :class:`L2Error`."""
+    async def _call(self, request: Awaitable[Any], commands: int = 1) -> Any:
+        """Await one Redis request within its deadline; any failure is an :class:`L2Error`.
+
+        The deadline is ``op_timeout``, plus a millisecond per command after
+        the first for pipelines.
+        """
         try:
-            with anyio.fail_after(self._op_timeout):
+            with anyio.fail_after(self._op_timeout + 0.001 * (commands - 1)):
                 return await request
         except Exception as exc:
             self._counters.error(exc)
@@ -859,6 +870,13 @@ class RedisCache(Generic[K, V]):
                         self._scripts["acquire"](keys=[lease_key], args=[token, self._lease_ms])
                     )
                     if acquired:
+                        # The previous holder may have stored the value and
+                        # released its lease between our read and our
+                        # acquire: read again before loading.
+                        value, remaining = await self._get_with_pttl(redis_key)
+                        if value is not MISS and not refreshing:
+                            await self._release(lease_key, token)
+                            return value, remaining, HIT
                         break
                     if refreshing:
                         return value, remaining, HIT  # another process refreshes it
