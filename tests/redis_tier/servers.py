@@ -135,12 +135,32 @@ def running_server(*extra: str) -> Iterator[RedisServer]:
         server.stop()
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        with socket.socket() as probe, socket.socket() as bus:
+            port = 20_000 + int.from_bytes(os.urandom(2), "big") % 30_000
+            try:
+                probe.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free pair of ports for a cluster node")
+
+
 class RedisClusterNodes:
     """Three ``--cluster-enabled yes`` primaries joined by ``redis-cli --cluster create``."""
 
     def __init__(self) -> None:
         self.servers = [
-            RedisServer("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
+            RedisServer(
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                "2000",
+                port=free_cluster_port(),
+            )
             for _ in range(3)
         ]
         for server in self.servers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import (
@@ -242,17 +243,19 @@ class RedisCache(Generic[K, V]):
         if url is not None:
             if not isinstance(url, str):
                 raise TypeError(f"url must be a str, got {type(url).__name__}")
-            factory: Any = coredis.RedisCluster if cluster else coredis.Redis
-            client = factory.from_url(
-                url,
-                decode_responses=False,
-                stream_timeout=self._op_timeout,
-                connect_timeout=self._op_timeout,
+            options: dict[str, Any] = {
+                "decode_responses": False,
+                "stream_timeout": self._op_timeout,
+                "connect_timeout": self._op_timeout,
                 # coredis multiplexes requests on a connection: a few are
                 # enough, and a burst of misses then does not open (and
                 # handshake) dozens of connections at once.
-                max_connections=max_connections,
-            )
+                "max_connections": max_connections,
+            }
+            if cluster:
+                client = _cluster_client(url, options)
+            else:
+                client = coredis.Redis.from_url(url, **options)
         elif not isinstance(client, (coredis.Redis, coredis.RedisCluster)):
             raise TypeError(
                 f"client must be a coredis Redis or RedisCluster, got {type(client).__name__}"
@@ -1174,6 +1177,25 @@ class RedisCache(Generic[K, V]):
     def __repr__(self) -> str:
         name = f" name={self._name!r}" if self._name else ""
         return f"<sweepcache.redis.RedisCache{name} prefix={self._codec.prefix!r}>"
+
+
+def _cluster_client(url: str, options: dict[str, Any]) -> Any:
+    """A ``RedisCluster`` for ``url`` (``redis://[user:password@]host:port``).
+
+    Built from the URL's parts: coredis 6.9's ``RedisCluster.from_url`` passes
+    its startup node in a deprecated form and warns.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"url must be redis://host:port for a cluster, got {url!r}")
+    return coredis.RedisCluster(
+        host=parts.hostname,
+        port=parts.port or 6379,
+        username=urllib.parse.unquote(parts.username) if parts.username else None,
+        password=urllib.parse.unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme == "rediss",
+        **options,
+    )
 
 
 def _unwrap(result: Any) -> Any:
