@@ -24,6 +24,7 @@ from typing import (
 import anyio
 import coredis
 from anyio.lowlevel import checkpoint
+from coredis.exceptions import NoScriptError
 
 from sweepcache import DEFAULT_TTL
 
@@ -328,6 +329,22 @@ class RedisCache(Generic[K, V]):
             self._counters.error(exc)
             raise L2Error(f"Redis operation failed: {exc!r}") from exc
 
+    async def _script(
+        self, name: str, keys: list[bytes], args: list[bytes | str | int] | None = None
+    ) -> Any:
+        """``EVALSHA`` one of the scripts, loading it on ``NOSCRIPT``.
+
+        Straight ``evalsha`` rather than coredis' ``Script`` object, which
+        wraps each call in a retry policy and a transform (a visible share of
+        an L2 hit).
+        """
+        script = self._scripts[name]
+        try:
+            return await self._client.evalsha(script.sha, keys=keys, args=args)
+        except NoScriptError:
+            await self._client.script_load(script.script)
+            return await self._client.evalsha(script.sha, keys=keys, args=args)
+
     def _encode(self, key: object) -> bytes:
         return self._codec.encode(key)
 
@@ -429,7 +446,7 @@ class RedisCache(Generic[K, V]):
 
     async def _get_with_pttl(self, redis_key: bytes) -> tuple[Any, float | None]:
         """``(value or MISS, seconds left or None)`` in one round trip; raises L2Error."""
-        reply = await self._call(self._scripts["get_pttl"](keys=[redis_key]))
+        reply = await self._call(self._script("get_pttl", [redis_key]))
         payload, pttl = reply[0], reply[1]
         counters = self._counters
         if payload is None:
@@ -716,7 +733,7 @@ class RedisCache(Generic[K, V]):
         tag_keys = self._tag_keys(tags)
         members: set[bytes] = set()
         for tag_key in tag_keys:
-            found = await self._call(self._scripts["tag_take"](keys=[tag_key]))
+            found = await self._call(self._script("tag_take", [tag_key]))
             members.update(member for member in found if isinstance(member, bytes))
         return await self._delete_encoded(sorted(members))
 
@@ -870,7 +887,7 @@ class RedisCache(Generic[K, V]):
                     if value is not MISS and not refreshing:
                         return value, remaining, HIT
                     acquired, holder_pttl = await self._call(
-                        self._scripts["acquire"](keys=[lease_key], args=[token, self._lease_ms])
+                        self._script("acquire", [lease_key], [token, self._lease_ms])
                     )
                     if acquired:
                         # The previous holder may have stored the value and
@@ -957,9 +974,7 @@ class RedisCache(Generic[K, V]):
     ) -> bool:
         if not self._cluster:
             stored = await self._call(
-                self._scripts["store_fenced"](
-                    keys=[lease_key, redis_key], args=[token, payload, px]
-                )
+                self._script("store_fenced", [lease_key, redis_key], [token, payload, px])
             )
             return bool(stored)
         # A lease and its key live in different slots of a cluster: the check
@@ -974,7 +989,7 @@ class RedisCache(Generic[K, V]):
     async def _release(self, lease_key: bytes, token: str) -> None:
         try:
             with anyio.move_on_after(self._op_timeout):
-                await self._scripts["release"](keys=[lease_key], args=[token])
+                await self._script("release", [lease_key], [token])
         except Exception as exc:  # the lease expires by itself
             self._counters.error(exc)
 
@@ -987,7 +1002,7 @@ class RedisCache(Generic[K, V]):
                 return
             try:
                 renewed = await self._call(
-                    self._scripts["renew"](keys=[lease_key], args=[token, self._lease_ms])
+                    self._script("renew", [lease_key], [token, self._lease_ms])
                 )
             except L2Error:
                 continue
