@@ -48,7 +48,7 @@ async def test_fault(
         async with await anyio.open_file(out, "a", encoding="utf-8") as file:
             await file.write(json.dumps(report.__dict__) + "\n")
     assert report.recovery_s < 2.0, report
-    assert report.l2_op_max_ms < 200 + 150, report  # op_timeout + scheduling slack
+    assert report.l2_op_max_ms < 200 + 300, report  # op_timeout + slack for a loaded machine
     assert report.reads_checked > 0, report
     if on_l2_error == "fallback":
         assert not report.errors, report  # reads fall back, never raise

@@ -27,7 +27,11 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def cache(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisCache[Any, Any]]:
-    async with RedisCache[Any, Any](url=redis_server.url, prefix=prefix) as redis_cache:
+    # A generous op_timeout: a loaded CI machine can hold one operation past
+    # the default 0.25 s; the fail-fast tests set their own.
+    async with RedisCache[Any, Any](
+        url=redis_server.url, prefix=prefix, op_timeout=2.0
+    ) as redis_cache:
         yield redis_cache
         await redis_cache.clear()
 
@@ -89,8 +93,8 @@ async def test_many(cache: RedisCache[Any, Any]) -> None:
 
 async def test_clear_removes_only_its_namespace(redis_server: RedisServer, prefix: str) -> None:
     async with (
-        RedisCache[str, int](url=redis_server.url, prefix=prefix + "a*[") as mine,
-        RedisCache[str, int](url=redis_server.url, prefix=prefix + "ab") as other,
+        RedisCache[str, int](url=redis_server.url, prefix=prefix + "a*[", op_timeout=2) as mine,
+        RedisCache[str, int](url=redis_server.url, prefix=prefix + "ab", op_timeout=2) as other,
     ):
         await mine.set_many({f"k{i}": i for i in range(1200)})
         await other.set("kept", 1)
