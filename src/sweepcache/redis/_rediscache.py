@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
@@ -28,6 +27,7 @@ from coredis.exceptions import NoScriptError
 
 from sweepcache import DEFAULT_TTL
 
+from . import _lease
 from ._common import (
     Counters,
     L2Error,
@@ -38,6 +38,7 @@ from ._common import (
     ttl_seconds,
 )
 from ._keys import KeyCodec
+from ._lease import MISS
 from ._listener import Listener, disposing_class
 from ._serializers import JSONSerializer, Serializer
 
@@ -48,11 +49,6 @@ if TYPE_CHECKING:
 
     from sweepcache._arguments import TTLArg
 
-try:  # the marker @cached(condition=...) wraps results in; optional coupling
-    from sweepcache._loading import DoNotStore as _DoNotStore
-except ImportError:  # pragma: no cover - an older core without it
-    _DoNotStore = None  # type: ignore[assignment,misc]
-
 __all__ = ("RedisCache",)
 
 K = TypeVar("K", bound=Hashable)
@@ -61,15 +57,6 @@ D = TypeVar("D")
 _RedisCacheT = TypeVar("_RedisCacheT", bound="RedisCache[Any, Any]")
 
 logger = logging.getLogger("sweepcache.redis")
-
-#: Returned by decode for a payload that is not a readable value.
-MISS: Final[Any] = object()
-
-#: How a ``get_or_load`` result came about (TieredCache fills its L1 only
-#: from values that are in Redis).
-HIT: Final = 0
-LOADED: Final = 1
-UNSTORED: Final = 2
 
 _SCAN_BATCH: Final = 500
 
@@ -108,18 +95,6 @@ local members = redis.call('SMEMBERS', KEYS[1])
 redis.call('DEL', KEYS[1])
 return members
 """
-
-
-class _Flight:
-    """One in-process load of one key, shared by the callers of this process."""
-
-    __slots__ = ("abandoned", "error", "event", "result")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.abandoned = False
-        self.error: BaseException | None = None
-        self.result: tuple[Any, float | None, int] | None = None
 
 
 class _Subscriber:
@@ -293,7 +268,7 @@ class RedisCache(Generic[K, V]):
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
         self._name = name
         self._counters = Counters()
-        self._flights: dict[bytes, _Flight] = {}
+        self._flights: dict[bytes, _lease.Flight] = {}
         self._waiters: dict[bytes, set[anyio.Event]] = {}
         self._subscriber: _Subscriber | None = None
         self._listener: Listener | None = None
@@ -800,214 +775,9 @@ class RedisCache(Generic[K, V]):
         tags: Any,
     ) -> tuple[Any, float | None, int]:
         """``get_or_load`` returning ``(value, seconds left, HIT/LOADED/UNSTORED)``."""
-        seconds = self._seconds(ttl)
-        limit = positive_seconds(timeout, "timeout", nullable=True)
-        if refresh_ahead is not None:
-            window = ttl_seconds(refresh_ahead, "refresh_ahead")
-            if window is None:
-                raise ValueError("refresh_ahead must be finite or None, got inf")
-            if seconds is not None and window >= seconds:
-                raise ValueError(
-                    f"refresh_ahead must be shorter than the ttl ({seconds!r} s), got "
-                    f"{refresh_ahead!r}: every hit would reload"
-                )
-        if tags is not None and not callable(tags):
-            tags = self._tag_keys(tags)
-        if not callable(loader):
-            raise TypeError(f"loader must be an async callable, got {loader!r}")
-        if limit is None:
-            return await self._single_flight(key, redis_key, loader, seconds, refresh_ahead, tags)
-        with anyio.fail_after(limit):
-            return await self._single_flight(key, redis_key, loader, seconds, refresh_ahead, tags)
-
-    async def _single_flight(
-        self,
-        key: object,
-        redis_key: bytes,
-        loader: Callable[[], Awaitable[Any]],
-        seconds: float | None,
-        refresh_ahead: float | None,
-        tags: Any,
-    ) -> tuple[Any, float | None, int]:
-        flights = self._flights
-        while True:
-            flight = flights.get(redis_key)
-            if flight is None:
-                flight = flights[redis_key] = _Flight()
-                try:
-                    result = await self._fleet_load(
-                        key, redis_key, loader, seconds, refresh_ahead, tags
-                    )
-                except Exception as exc:
-                    flight.error = exc
-                    raise
-                except BaseException:
-                    flight.abandoned = True  # cancelled: a waiter takes over
-                    raise
-                else:
-                    flight.result = result
-                    return result
-                finally:
-                    if flights.get(redis_key) is flight:
-                        del flights[redis_key]
-                    flight.event.set()
-            await flight.event.wait()
-            if flight.abandoned:
-                continue
-            if flight.error is not None:
-                raise flight.error
-            assert flight.result is not None
-            return flight.result
-
-    async def _fleet_load(
-        self,
-        key: object,
-        redis_key: bytes,
-        loader: Callable[[], Awaitable[Any]],
-        seconds: float | None,
-        refresh_ahead: float | None,
-        tags: Any,
-    ) -> tuple[Any, float | None, int]:
-        lease_key = self._lease_key(redis_key)
-        token = secrets.token_hex(16)
-        counters = self._counters
-        try:
-            while True:
-                event = anyio.Event()
-                waiters = self._waiters.setdefault(lease_key, set())
-                waiters.add(event)
-                try:
-                    value, remaining = await self._get_with_pttl(redis_key)
-                    refreshing = (
-                        value is not MISS
-                        and refresh_ahead is not None
-                        and remaining is not None
-                        and remaining <= refresh_ahead
-                    )
-                    if value is not MISS and not refreshing:
-                        return value, remaining, HIT
-                    acquired, holder_pttl = await self._call(
-                        self._script("acquire", [lease_key], [token, self._lease_ms])
-                    )
-                    if acquired:
-                        # The previous holder may have stored the value and
-                        # released its lease between our read and our
-                        # acquire: read again before loading.
-                        value, remaining = await self._get_with_pttl(redis_key)
-                        if value is not MISS and not refreshing:
-                            await self._release(lease_key, token)
-                            return value, remaining, HIT
-                        break
-                    if refreshing:
-                        return value, remaining, HIT  # another process refreshes it
-                    counters.lease_waits += 1  # type: ignore[attr-defined]
-                    if holder_pttl == -2:
-                        continue  # released between the two commands
-                    wait = (holder_pttl if holder_pttl >= 0 else self._lease_ms) / 1000.0 + 0.01
-                    if self._listener is None or not self._listener.up:
-                        wait = min(wait, 0.05)  # no notifications to wait for: poll
-                    with anyio.move_on_after(wait):
-                        await event.wait()
-                finally:
-                    waiters.discard(event)
-                    if not waiters and self._waiters.get(lease_key) is waiters:
-                        del self._waiters[lease_key]
-        except L2Error:
-            if self._on_l2_error == "raise":
-                raise
-            counters.loads += 1  # type: ignore[attr-defined]
-            return _unwrap(await loader()), None, UNSTORED
-        return await self._lead(key, redis_key, lease_key, token, loader, seconds, tags)
-
-    async def _lead(
-        self,
-        key: object,
-        redis_key: bytes,
-        lease_key: bytes,
-        token: str,
-        loader: Callable[[], Awaitable[Any]],
-        seconds: float | None,
-        tags: Any,
-    ) -> tuple[Any, float | None, int]:
-        stop = anyio.Event()
-        task_group = self._task_group
-        if task_group is not None:
-            try:
-                task_group.start_soon(self._renew, lease_key, token, stop)
-            except RuntimeError:  # the group is closing
-                pass
-        try:
-            try:
-                result = await loader()
-            finally:
-                stop.set()
-            self._counters.loads += 1  # type: ignore[attr-defined]
-            if _DoNotStore is not None and result.__class__ is _DoNotStore:
-                await self._release(lease_key, token)
-                return result.value, None, UNSTORED
-            payload = self._dumps(key, result)
-            if callable(tags):
-                tags = self._tag_keys(tags(result))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._release(lease_key, token)
-            raise
-        px = 0 if seconds is None else px_of(seconds)
-        try:
-            stored = await self._store_fenced(lease_key, redis_key, token, payload, px)
-            if stored and tags:
-
-                def queue(pipe: Any) -> list[Any]:
-                    self._queue_tags(pipe, tags, redis_key, px or -1)
-                    return []
-
-                await self._pipeline(queue)
-        except L2Error:
-            logger.warning("sweepcache.redis: could not store the loaded value of %r", key)
-            with anyio.CancelScope(shield=True):
-                await self._release(lease_key, token)
-            return result, None, UNSTORED
-        return result, seconds, LOADED if stored else UNSTORED
-
-    async def _store_fenced(
-        self, lease_key: bytes, redis_key: bytes, token: str, payload: bytes, px: int
-    ) -> bool:
-        if not self._cluster:
-            stored = await self._call(
-                self._script("store_fenced", [lease_key, redis_key], [token, payload, px])
-            )
-            return bool(stored)
-        # A lease and its key live in different slots of a cluster: the check
-        # and the write are two steps (see the docs' cluster notes).
-        holder = await self._call(self._client.get(lease_key))
-        if holder != token.encode():
-            return False
-        await self._call(self._client.set(redis_key, payload, px=px or None))
-        await self._release(lease_key, token)
-        return True
-
-    async def _release(self, lease_key: bytes, token: str) -> None:
-        try:
-            with anyio.move_on_after(self._op_timeout):
-                await self._script("release", [lease_key], [token])
-        except Exception as exc:  # the lease expires by itself
-            self._counters.error(exc)
-
-    async def _renew(self, lease_key: bytes, token: str, stop: anyio.Event) -> None:
-        interval = self._lease_ms / 3000.0
-        while True:
-            with anyio.move_on_after(interval):
-                await stop.wait()
-            if stop.is_set():
-                return
-            try:
-                renewed = await self._call(
-                    self._script("renew", [lease_key], [token, self._lease_ms])
-                )
-            except L2Error:
-                continue
-            if not renewed:
-                return  # lost (expired, or the key was written): the store will be refused
+        return await _lease.load_with_ttl(
+            self, key, redis_key, loader, ttl, timeout, refresh_ahead, tags
+        )
 
     # -- the invalidation link and background tasks ------------------------------
 
@@ -1211,12 +981,6 @@ def _cluster_client(url: str, options: dict[str, Any]) -> Any:
         ssl=parts.scheme == "rediss",
         **options,
     )
-
-
-def _unwrap(result: Any) -> Any:
-    if _DoNotStore is not None and result.__class__ is _DoNotStore:
-        return result.value
-    return result
 
 
 def _glob_escape(prefix: bytes) -> bytes:

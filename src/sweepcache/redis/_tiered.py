@@ -23,7 +23,8 @@ from sweepcache import DEFAULT_TTL, Cache
 
 from ._common import L2Error, positive_seconds, ttl_seconds
 from ._keys import NOT_A_KEY
-from ._rediscache import HIT, LOADED, MISS, RedisCache, _Subscriber
+from ._lease import HIT, LOADED, MISS
+from ._rediscache import RedisCache, _Subscriber
 
 if TYPE_CHECKING:
     from types import TracebackType
