@@ -28,9 +28,8 @@ SOAK_ROUNDS = int(os.environ.get("SWEEPCACHE_SOAK_ROUNDS", "24"))
 @pytest.mark.timeout(3600)
 def test_decoders_one_million_inputs() -> None:
     accepted = fuzz(FUZZ_INPUTS, seed=20261129)
-    print(
-        f"fuzzed {FUZZ_INPUTS:,} payloads (over 4 serializers) and {FUZZ_INPUTS:,} keys; {accepted=}"
-    )
+    print(f"fuzzed {FUZZ_INPUTS:,} payloads (4 serializers) and {FUZZ_INPUTS:,} keys")
+    print(f"decoded without error: {accepted}")
 
 
 @pytest.mark.timeout(3600)
