@@ -259,6 +259,9 @@ async def test_cached_over_a_tier(redis_server: RedisServer, prefix: str) -> Non
         assert await double.invalidate(2)
         assert await double(2) == 4
         assert calls == 2
+        assert await double.cache_clear() == 1  # @cached's own tag, in Redis and L1
+        assert await double(2) == 4
+        assert calls == 3
         await a.clear()
 
 
