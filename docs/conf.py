@@ -132,7 +132,7 @@ nitpick_ignore_regex = [
     # coredis publishes no inventory that an offline build could use.
     ("py:class", r"coredis\..*"),
     # A dataclass field's ``Mapping[str, int]``, split at its comma by autodoc.
-    ("py:class", r"collections\.abc\.Mapping\[str"),
+    ("py:class", r"(collections\.abc\.)?Mapping\[str"),
     # Core names not exported yet (the API page of the core documents them
     # once they are); drop these two when it does.
     ("py:class", r"(sweepcache\.)?(RemovalCause|CacheStats)"),
