@@ -307,6 +307,23 @@ async def test_cached_decorator_over_redis(cache: RedisCache[Any, Any]) -> None:
     assert calls == 3
 
 
+async def test_cached_condition_over_redis(cache: RedisCache[Any, Any]) -> None:
+    calls = 0
+
+    @cached(cache, namespace="tests.maybe", condition=lambda result: result is not None)
+    async def maybe(x: int) -> int | None:
+        nonlocal calls
+        calls += 1
+        return None if x < 0 else x
+
+    assert await maybe(-1) is None
+    assert await maybe(-1) is None
+    assert calls == 2  # a None result is returned, not stored
+    assert await maybe(5) == 5
+    assert await maybe(5) == 5
+    assert calls == 3
+
+
 async def test_refresh_ahead(cache: RedisCache[Any, Any]) -> None:
     await cache.set("k", "old", ttl=0.5)
     assert await cache.get_or_load("k", _const("new"), ttl=10, refresh_ahead=1) == "new"
