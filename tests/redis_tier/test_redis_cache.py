@@ -278,6 +278,37 @@ async def test_a_dead_holders_lease_expires_and_a_waiter_takes_over(
     assert cache.stats().lease_waits >= 1
 
 
+async def test_the_lease_is_renewed_while_a_long_load_runs(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """A load longer than lease_ttl keeps its lease: the other process waits, then reads."""
+    calls = 0
+
+    async def slow() -> str:
+        nonlocal calls
+        calls += 1
+        await anyio.sleep(1.0)
+        return "slow"
+
+    def make() -> RedisCache[str, str]:
+        return RedisCache(url=redis_server.url, prefix=prefix, lease_ttl=0.3, op_timeout=2.0)
+
+    async with make() as first, make() as second:
+        results: list[str] = []
+
+        async def call(cache: RedisCache[str, str], delay: float) -> None:
+            await anyio.sleep(delay)
+            results.append(await cache.get_or_load("k", slow, timeout=5))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, first, 0.0)
+            tg.start_soon(call, second, 0.5)  # well past one lease_ttl
+        assert results == ["slow", "slow"]
+        assert calls == 1
+        assert second.stats().lease_waits >= 1
+        await first.clear()
+
+
 async def test_a_write_during_a_load_wins(cache: RedisCache[Any, Any]) -> None:
     async def slow() -> str:
         await cache.set("k", "written meanwhile")

@@ -1,39 +1,10 @@
-"""The key codec: cache keys to Redis keys and back, injective and canonical.
-
-A Redis key is the namespace ``prefix`` followed by the encoded cache key:
-
-* a ``str`` that does not start with ``"\\x00"`` is its UTF-8 bytes
-  (``"user:1"`` -> ``b"user:1"``, readable in ``redis-cli``); lone surrogates
-  are kept (``surrogatepass``);
-* any other key is ``b"\\x00"`` followed by its *element* form:
-
-  ===============================  =======================================
-  key                              element
-  ===============================  =======================================
-  ``None``                         ``n``
-  ``int``, ``bool``, an integral   ``i<decimal>;`` (``True`` and ``1.0``
-  ``float``                        encode like ``1``, as they are equal keys)
-  other ``float`` (``inf`` too)    ``f<repr>;``
-  ``str``                          ``s<length>:<UTF-8 bytes>``
-  ``bytes``                        ``b<length>:<bytes>``
-  ``tuple``                        ``t<count>:`` then each item's element
-  ``frozenset``                    ``z<count>:`` then the items' elements, sorted
-  a class (``int``, ``MyModel``)   ``y<length>:<module.qualname>``
-  ===============================  =======================================
-
-Keys that compare equal encode alike (``1``, ``1.0`` and ``True``; ``(1,)`` and
-``(1.0,)``), as they share an entry in a ``dict``. NaN (never equal to itself)
-and other types (lists are not hashable; dataclasses, ``Decimal``...) raise
-:class:`TypeError` or :class:`ValueError`: convert them to one of the above.
-Decoding never imports anything: a class decodes only if this process encoded
-it before (a class it never saw cannot be a key of its own cache).
-"""
+"""The key codec: cache keys to Redis keys and back (see :class:`KeyCodec`)."""
 
 from __future__ import annotations
 
 import math
 import threading
-from typing import Final
+from typing import Final, final
 
 #: What ``decode`` returns for bytes that are no encoded key (tag sets, leases, garbage).
 NOT_A_KEY: Final = object()
@@ -45,8 +16,37 @@ _ESCAPE_BYTE: Final = 0
 MAX_DEPTH: Final = 64
 
 
+@final
 class KeyCodec:
     """Encodes cache keys into Redis keys under ``prefix`` and decodes them back.
+
+    A Redis key is the namespace ``prefix`` followed by the encoded cache key:
+
+    * a ``str`` that does not start with ``"\\x00"`` is its UTF-8 bytes
+      (``"user:1"`` -> ``b"user:1"``, readable in ``redis-cli``); lone surrogates
+      are kept (``surrogatepass``);
+    * any other key is ``b"\\x00"`` followed by its *element* form:
+
+      ======================================  ==========================================
+      key                                     element
+      ======================================  ==========================================
+      ``None``                                ``n``
+      ``int``, ``bool``, an integral float    ``i<decimal>;`` (``True``, ``1.0`` as ``1``)
+      another ``float`` (``inf`` too)         ``f<repr>;``
+      ``str``                                 ``s<length>:<UTF-8 bytes>``
+      ``bytes``                               ``b<length>:<bytes>``
+      ``tuple``                               ``t<count>:`` then each item's element
+      ``frozenset``                           ``z<count>:`` then the items' elements, sorted
+      a class (``int``, ``MyModel``)          ``y<length>:<module.qualname>``
+      ======================================  ==========================================
+
+    The encoding is injective and canonical: keys that compare equal encode
+    alike (``1``, ``1.0`` and ``True``; ``(1,)`` and ``(1.0,)``), as they share
+    an entry in a ``dict``. NaN (never equal to itself)
+    and other types (lists are not hashable; dataclasses, ``Decimal``...) raise
+    :class:`TypeError` or :class:`ValueError`: convert them to one of the above.
+    Decoding never imports anything: a class decodes only if this process encoded
+    it before (a class it never saw cannot be a key of its own cache).
 
     Args:
         prefix: The namespace: every Redis key of the cache starts with it.
