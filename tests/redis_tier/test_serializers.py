@@ -242,3 +242,15 @@ def test_importing_without_coredis_names_the_extra() -> None:
 def test_import_sweepcache_does_not_import_the_redis_tier() -> None:
     code = "import sys, sweepcache; assert 'coredis' not in sys.modules, 'coredis imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("module", "make", "extra"),
+    [("orjson", OrjsonSerializer, "orjson"), ("msgpack", MsgpackSerializer, "msgpack")],
+)
+def test_optional_codecs_name_their_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, make: Any, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=rf"pip install 'sweepcache\[{extra}\]'"):
+        make()
