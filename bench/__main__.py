@@ -31,6 +31,7 @@ from . import (
     bench_stampede,
     bench_sweeper,
     bench_threads,
+    bench_tiered,
     report,
 )
 from ._harness import Config, Progress, Scale, machine
@@ -47,6 +48,7 @@ SUITES: dict[str, ModuleType] = {
         bench_threads,
         bench_sweeper,
         bench_memory,
+        bench_tiered,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -7,6 +7,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from . import bench_tiered
 from ._harness import optional_import
 
 if TYPE_CHECKING:
@@ -234,6 +235,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "threads": _threads,
     "sweeper": _sweeper,
     "memory": _memory,
+    "tiered": bench_tiered.table,
 }
 
 
@@ -892,6 +894,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "threads": _plot_threads,
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
+    "tiered": bench_tiered.plot,
 }
 
 

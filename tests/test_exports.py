@@ -1,6 +1,7 @@
 """The public surface: ``__all__`` of ``sweepcache`` and its public submodules.
 
-The modules are ``sweepcache``, ``sweepcache.compat`` and ``sweepcache.testing``.
+The modules are ``sweepcache``, ``sweepcache.compat``, ``sweepcache.redis`` and
+``sweepcache.testing``.
 
 In the manner of anyio's ``test_all_attributes`` and trio's ``test_exports``,
 for each public module:
@@ -32,13 +33,19 @@ from typing import Any, Final
 
 import pytest
 
-PUBLIC_MODULES: Final = ("sweepcache", "sweepcache.compat", "sweepcache.testing")
+PUBLIC_MODULES: Final = (
+    "sweepcache",
+    "sweepcache.compat",
+    "sweepcache.redis",
+    "sweepcache.testing",
+)
 API_PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 #: Names that must be found, so that a broken discovery cannot pass vacuously.
 KNOWN: Final = {
     "sweepcache": {"Cache", "DEFAULT_TTL", "TTLArg", "CachedFunction", "cached"},
     "sweepcache.compat": {"AsyncInMemoryCache", "user_cache"},
+    "sweepcache.redis": {"RedisCache", "TieredCache", "JSONSerializer", "L2Error"},
     "sweepcache.testing": {"FakeClock"},
 }
 
