@@ -33,6 +33,7 @@ from time import perf_counter
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 import sweepcache
 from sweepcache.testing import FakeClock
@@ -99,14 +100,14 @@ async def _with_heartbeat(operation: Any) -> tuple[float, float]:
     async def heartbeat() -> None:
         last = perf_counter()
         while not done.is_set():
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             now = perf_counter()
             gaps.append(now - last)
             last = now
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(heartbeat)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         start = perf_counter()
         await operation()
         duration = perf_counter() - start
