@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import threading
 from itertools import islice
@@ -1153,6 +1154,15 @@ class Cache(Generic[K, V]):
             f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+# ``Cache(...)`` goes through ``__new__`` (which picks the variant) and then
+# ``__init__``: show users (and help(), IDEs) the constructor's real signature.
+_init_signature = inspect.signature(Cache.__init__)
+Cache.__signature__ = _init_signature.replace(  # type: ignore[attr-defined]
+    parameters=list(_init_signature.parameters.values())[1:],
+    return_annotation=inspect.Signature.empty,
+)
 
 
 def _popper(items: set[Any]) -> Iterator[Any]:
