@@ -30,7 +30,7 @@ from __future__ import annotations
 import gc
 import threading
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -39,6 +39,9 @@ import sweepcache
 from sweepcache.testing import FakeClock
 
 from ._harness import Config, Progress, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NAME = "stalls"
 TITLE = "Stalls: longest lock hold and loop stall of costly operations"
@@ -279,7 +282,7 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
     bulk_keys = config.pick(smoke=10_000, quick=100_000, full=500_000)
     value_size = config.pick(smoke=2_000, quick=20_000, full=20_000)
     repeats = config.pick(smoke=1, quick=1, full=3)
-    cases = [
+    cases: list[Callable[[], list[dict[str, Any]]]] = [
         lambda: _compaction(compaction_keys, 1),
         lambda: _compaction(compaction_keys, 16),
         lambda: _costly_frees(256, value_size),

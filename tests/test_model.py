@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 import pytest
 import trio
 from anyio.from_thread import start_blocking_portal
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -46,6 +45,7 @@ from hypothesis.stateful import (
 )
 
 from index_checks import assert_index_consistent, entries, sweep_step_counts
+from scale import model_settings
 from sweepcache import DEFAULT_TTL, Cache
 from sweepcache.testing import FakeClock
 
@@ -404,12 +404,7 @@ async def running_loop_kind() -> str:
     return "trio"
 
 
-MODEL_SETTINGS: Final = settings(
-    max_examples=60,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+MODEL_SETTINGS: Final = model_settings(60, 40)
 
 
 @pytest.mark.parametrize(("backend", "backend_options"), BACKENDS)

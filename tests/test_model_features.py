@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -41,6 +40,7 @@ from hypothesis.stateful import (
 )
 
 from index_checks import assert_index_consistent, entries
+from scale import model_settings
 from sweepcache import Cache, RemovalCause
 from sweepcache.testing import FakeClock
 
@@ -136,10 +136,10 @@ class FeatureMachine(RuleBasedStateMachine):
         self.model[key] = Record(key, value, expires_at, tags)
         self.counts["puts"] += 1
 
-    def seconds_of(self, ttl: float | None | str) -> float | None:
+    def seconds_of(self, ttl: float | str | None) -> float | None:
         if ttl == "default":
             return self.default_ttl
-        return None if ttl is None else float(ttl)  # type: ignore[arg-type]
+        return None if ttl is None else float(ttl)
 
     def settle(self) -> None:
         """Match this step's removal events against the model (see the module docstring)."""
@@ -342,7 +342,7 @@ class FeatureMachine(RuleBasedStateMachine):
         assert stats.entries == len(self.model)
 
     def tag_index_equals_the_model(self) -> None:
-        index: dict[str, set[Any]] = {}
+        index: dict[Any, set[Any]] = {}
         for shard in self.cache._shards:
             for tag, members in shard.tag_index.items():
                 assert members, f"empty tag {tag!r} kept"
@@ -362,12 +362,7 @@ BACKENDS: list[Any] = [
 ]
 
 #: ``make reliability`` raises these through the environment (see reliability/).
-MODEL_SETTINGS: Final = settings(
-    max_examples=60,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+MODEL_SETTINGS: Final = model_settings(60, 40)
 
 
 @pytest.mark.parametrize(("backend", "backend_options"), BACKENDS)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import anyio
 import anyio.from_thread
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from scale import model_settings
 from sweepcache import Cache
 from sweepcache.testing import FakeClock
 
@@ -54,7 +54,9 @@ class LoadingMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock(start=1000.0)
         self.cache: Cache[str, int] = Cache(default_ttl=2.0, shards=2, clock=self.clock)
-        self._portal_cm = anyio.from_thread.start_blocking_portal(self.backend)
+        backend, _, variant = self.backend.partition("+")
+        options = {"use_uvloop": True} if variant == "uvloop" else {}
+        self._portal_cm = anyio.from_thread.start_blocking_portal(backend, options)
         self.portal = self._portal_cm.__enter__()
         self.entries: dict[str, tuple[int, float]] = {}
         self.registered: dict[str, ModelLoad] = {}
@@ -209,16 +211,11 @@ class LoadingMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", ["asyncio", "asyncio+uvloop", "trio"])
 def test_loading_model(backend: str) -> None:
     machine: type[LoadingMachine] = type(
         f"LoadingMachine_{backend}", (LoadingMachine,), {"backend": backend}
     )
     test_case = machine.TestCase
-    test_case.settings = settings(
-        max_examples=100,
-        stateful_step_count=40,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    test_case.settings = model_settings(100, 40)
     test_case().runTest()

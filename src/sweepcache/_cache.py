@@ -781,7 +781,7 @@ class Cache(Generic[K, V]):
         dropped: list[object] = []
         with shard.lock:
             now = self._clock()
-            expires_at = NEVER if seconds is None else now + seconds
+            expires_at = None if seconds == 0.0 else NEVER if seconds is None else now + seconds
             changed = shard.retime(key, now, expires_at, removed, dropped)
         self._release(removed, dropped)
         return changed

@@ -150,17 +150,24 @@ class Shard(ExpiryIndex[K, V]):
         return True
 
     def retime(
-        self, key: K, now: float, expires_at: float, removed: list[Removal], dropped: list[object]
+        self,
+        key: K,
+        now: float,
+        expires_at: float | None,
+        removed: list[Removal],
+        dropped: list[object],
     ) -> bool:
-        """Give the live entry under ``key`` a new ``expires_at``; ``now`` or earlier removes it.
+        """Give the live entry under ``key`` a new ``expires_at``; ``None`` removes it.
 
+        An instant at or before ``now`` (a ttl too small to move the clock)
+        leaves the entry expired, to be reclaimed like any expired entry.
         Returns whether ``key`` held a live entry.
         """
         data = self.data
         entry = data.get(key)
         if entry is None or entry[1] <= now:
             return False
-        if expires_at <= now:
+        if expires_at is None:  # ttl=0: an explicit removal
             self.pop(key, now, removed, dropped)
             return True
         data[key] = (entry[0], expires_at, *entry[2:])
