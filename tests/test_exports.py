@@ -1,6 +1,7 @@
 """The public surface: ``__all__`` of ``sweepcache`` and its public submodules.
 
-The modules are ``sweepcache``, ``sweepcache.compat`` and ``sweepcache.testing``.
+The modules are ``sweepcache``, ``sweepcache.compat``, ``sweepcache.testing`` and
+``sweepcache.metrics`` with its exporters (their extras are in the test extra).
 
 In the manner of anyio's ``test_all_attributes`` and trio's ``test_exports``,
 for each public module:
@@ -29,13 +30,23 @@ from typing import Any, Final
 
 import pytest
 
-PUBLIC_MODULES: Final = ("sweepcache", "sweepcache.compat", "sweepcache.testing")
+PUBLIC_MODULES: Final = (
+    "sweepcache",
+    "sweepcache.compat",
+    "sweepcache.testing",
+    "sweepcache.metrics",
+    "sweepcache.metrics.prometheus",
+    "sweepcache.metrics.otel",
+)
 
 #: Names that must be found, so that a broken discovery cannot pass vacuously.
 KNOWN: Final = {
     "sweepcache": {"Cache", "DEFAULT_TTL"},
     "sweepcache.compat": {"AsyncInMemoryCache", "user_cache"},
     "sweepcache.testing": {"FakeClock"},
+    "sweepcache.metrics": {"METRICS", "Metric", "StatsSource"},
+    "sweepcache.metrics.prometheus": {"CacheCollector"},
+    "sweepcache.metrics.otel": {"CacheInstruments"},
 }
 
 #: Known gaps, each reported with a suggested fix; strict, so a fix must drop the entry.
