@@ -1,22 +1,32 @@
-# The project's entry points. `make test` is what CI runs; `make bench` is the main job.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-QUICK  ?=
+# The project's entry points. `make test` is what CI runs; `make bench` runs the benchmarks.
+#
+# Two virtualenvs, so that neither slows or changes the other: `make test`
+# uses .venv (the test and docs extras), `make bench` uses .venv-bench (the
+# bench extra: matplotlib and the peer libraries). Each is created on first use.
+PYTHON     ?= python3
+VENV       ?= .venv
+BENCH_VENV ?= .venv-bench
+BIN        := $(VENV)/bin
+BENCH_BIN  := $(BENCH_VENV)/bin
+QUICK      ?=
 
-.PHONY: test lint types pytest docs bench bench-micro fmt clean
+.PHONY: test lint types pytest docs bench bench-ft bench-render bench-micro fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BENCH_BIN)/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
 
 # Re-install whenever pyproject.toml changes.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+$(BENCH_VENV)/.installed-bench: pyproject.toml | $(BENCH_BIN)/python
+	$(BENCH_BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
 test: lint types pytest docs
@@ -34,7 +44,7 @@ types: $(VENV)/.installed-test
 # The core tests run twice: with the layout this build picks, and with the
 # free-threaded layout (one dict per shard) forced, so both read paths are tested.
 LAYOUT_TESTS := tests --ignore=tests/seed --ignore=tests/test_bench_smoke.py \
-	--ignore=tests/test_exports.py --ignore=tests/test_readme.py --ignore=tests/typing
+	--ignore=tests/test_exports.py --ignore=tests/test_doc_snippets.py --ignore=tests/typing
 pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests --ignore=tests/seed
 	SWEEPCACHE_TEST_LAYOUT=sharded $(BIN)/python -m pytest $(LAYOUT_TESTS) -q
@@ -43,15 +53,40 @@ pytest: $(VENV)/.installed-test
 docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -n -W --keep-going -q -b html docs docs/_build/html
 
-bench: $(VENV)/.installed-bench
-	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+# Full runs write bench/results/ (what the docs publish); QUICK=1 runs write
+# the git-ignored bench/results-quick/.
+# `make bench FT_PYTHON=/opt/py313t/bin/python3.13t` also runs the threads suite
+# on that free-threaded interpreter first (threads-ft.json, beside threads.json).
+FT_PYTHON ?=
+FT_VENV   ?= .venv-ft
 
-bench-micro: $(VENV)/.installed-bench
-	$(BIN)/python -m pytest bench/micro -p no:cacheprovider --benchmark-only -o addopts="" -o filterwarnings=""
+bench: $(BENCH_VENV)/.installed-bench $(if $(FT_PYTHON),bench-ft,)
+	$(BENCH_BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# The free-threaded venv gets only what the threads suite imports. cachebox
+# 6.0.0 is its newest release with a cp313t wheel (later ones need a Rust
+# build); matplotlib has none: the GIL run draws the plot from the JSON.
+$(FT_VENV)/.installed: pyproject.toml
+	$(FT_PYTHON) -c 'import sys; assert not sys._is_gil_enabled(), "FT_PYTHON has the GIL on"'
+	$(FT_PYTHON) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FT_VENV)/bin/python -m pip install --quiet -e . cachetools theine
+	-$(FT_VENV)/bin/python -m pip install --quiet --only-binary :all: 'cachebox<=6.0.0'
+	touch $@
+
+bench-ft: $(FT_VENV)/.installed
+	$(FT_VENV)/bin/python -m bench threads --no-plots --no-summary $(if $(QUICK),--quick,)
+
+# Redraw the plots and summary.md from the JSON already there, without running anything.
+bench-render: $(BENCH_VENV)/.installed-bench
+	$(BENCH_BIN)/python -m bench --render $(if $(QUICK),--quick,)
+
+bench-micro: $(BENCH_VENV)/.installed-bench
+	$(BENCH_BIN)/python -m pytest bench/micro -p no:cacheprovider --benchmark-only -o addopts="" -o filterwarnings=""
 
 fmt: $(VENV)/.installed-test
 	$(BIN)/ruff format src tests bench docs
 	$(BIN)/ruff check --fix src tests bench docs
 
 clean:
-	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) $(FT_VENV) docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,6 +1,6 @@
 """sweepcache's benchmark suite: ``python -m bench`` (``make bench``).
 
-One module per target in ``DESIGN.md``; each measures sweepcache, the bare
+One module per performance target; each measures sweepcache, the bare
 floor, the seed design and the Python peers side by side in one run, and
 reports ratios, so that results from different machines stay comparable.
 Peers are optional: a missing one is reported as "n/a (not installed)".

@@ -2,10 +2,15 @@
 
 Usage::
 
-    python -m bench                 # every suite, full size (~10 min on 2 cores)
-    python -m bench --quick         # reduced sizes, under a minute
+    python -m bench                 # every suite, full size (~5 min on 2 cores)
+    python -m bench --quick         # reduced sizes (~1.5 min); writes bench/results-quick/
     python -m bench hotpath memory  # some suites only
-    python -m bench --out DIR       # write results elsewhere than bench/results/
+    python -m bench --out DIR       # write results elsewhere
+    python -m bench --render        # redraw plots and summary.md from the JSON in bench/results/
+
+Full runs write ``bench/results/``, the figures the docs publish; ``--quick``
+and ``--smoke`` runs write ``bench/results-quick/`` (git-ignored), so a trial
+run never overwrites them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from . import (
     bench_stampede,
     bench_sweeper,
     bench_threads,
+    bench_tiered,
     report,
 )
 from ._harness import Config, Progress, Scale, machine
@@ -42,9 +48,12 @@ SUITES: dict[str, ModuleType] = {
         bench_threads,
         bench_sweeper,
         bench_memory,
+        bench_tiered,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Where reduced runs go unless ``--out`` says otherwise: never published.
+QUICK_RESULTS = Path(__file__).resolve().parent / "results-quick"
 
 
 def run_suite(
@@ -63,10 +72,33 @@ def run_suite(
         + {"full": "", "quick": " --quick", "smoke": " --smoke"}[config.scale],
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    if plots and not report.plot(result, out / f"{name}.png"):
+    stem = name
+    if name == bench_threads.NAME and bench_threads.free_threaded():
+        stem = f"{name}-ft"  # beside the GIL build's results, not over them
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if plots and not report.plot(result, out / f"{stem}.png"):
         progress.note(f"[{name}] plot skipped: n/a (matplotlib not installed)")
     return result
+
+
+def default_out(scale: Scale) -> Path:
+    """Where a run writes unless ``--out`` says otherwise: only full runs are published."""
+    return RESULTS if scale == "full" else QUICK_RESULTS
+
+
+def render(out: Path, suites: list[str], *, plots: bool = True) -> int:
+    """Redraw plots and ``summary.md`` from the suites' JSON in ``out``; run nothing."""
+    results = [r for r in report.load_results(out) if r["suite"] in suites]
+    if not results:
+        print(f"no results to render in {out}", file=sys.stderr)
+        return 1
+    for result in results:
+        if plots and not report.plot(result, out / f"{result['suite']}.png"):
+            print("plots skipped: n/a (matplotlib not installed)", file=sys.stderr)
+            plots = False
+    summary = report.write_summary(out, report.load_results(out))
+    print(f"rendered {', '.join(r['suite'] for r in results)} and {summary}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,10 +112,23 @@ def main(argv: list[str] | None = None) -> int:
         help=f"suites to run (default: all): {', '.join(SUITES)}",
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="reduced sizes (under a minute)")
+    size.add_argument(
+        "--quick", action="store_true", help=f"reduced sizes (~1.5 min), into {QUICK_RESULTS.name}/"
+    )
     size.add_argument("--smoke", action="store_true", help="tiny sizes (for the test suite)")
     parser.add_argument("--huge", action="store_true", help="also run 10M-key sizes (slow)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"results folder (default: {RESULTS.name}/ for full runs, "
+        f"{QUICK_RESULTS.name}/ for --quick and --smoke)",
+    )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: redraw the plots and summary.md from the JSON in the results folder",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
@@ -95,9 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     # the summary once, at the end.
     parser.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    scale: Scale = "quick" if args.quick else "smoke" if args.smoke else "full"
+    if args.out is None:
+        args.out = default_out(scale)
+    if args.render:
+        return render(args.out, args.suites or list(SUITES), plots=not args.no_plots)
     suites = args.suites or list(SUITES)
 
-    scale: Scale = "quick" if args.quick else "smoke" if args.smoke else "full"
     config = Config(scale=scale, huge=args.huge)
     progress = Progress(quiet=args.quiet)
     started = time.perf_counter()
@@ -131,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_summary:
         return 0
     results = report.load_results(args.out)
+    if not args.no_plots:
+        # A free-threaded run has no matplotlib: draw its plot here, from its JSON.
+        for result in results:
+            if result.get("build") == "free-threaded":
+                report.plot(result, args.out / f"{result['suite']}-ft.png")
     summary = report.write_summary(args.out, results)
     print("\n## Summary\n")
     print(report.headline_markdown(results))

@@ -9,9 +9,9 @@ contender holds across a yield shows up as latency. Reports throughput
 (operations per second of wall time, the yields included, so the floor shows
 the event loop's own ceiling) and the p50/p99 of per-op latency.
 
-DESIGN.md has no separate target here; it backs "lock-free reads, never a
-lock across an await" with numbers: sweepcache's p99 should stay near the
-floor's at every N while the seed's global lock does not.
+No ratio target here: the suite backs the design rule "lock-free reads,
+never a lock across an await" with numbers: sweepcache's p99 should stay near
+the floor's at every N while the seed's global lock does not.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Suite 1, per-op latency: get hit, get miss, set new, set overwrite, delete.
 
-Checks the DESIGN.md hot-path targets: async ``get`` hit <= 1.5x the async
+Checks the project's hot-path targets: async ``get`` hit <= 1.5x the async
 floor, ``set`` <= 2.0x, sync ``get_nowait`` hit <= 1.3x the sync floor, and
 the same ratios on trio.
 

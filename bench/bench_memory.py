@@ -1,6 +1,6 @@
 """Suite 6, memory: bytes per entry beyond keys and values, and RSS under churn.
 
-Checks the DESIGN.md memory target: <= 140 B per entry beyond keys and
+Checks the project's memory target: <= 140 B per entry beyond keys and
 values (tracemalloc; RSS for native peers such as cachebox and theine).
 
 Per entry: each contender runs in a fresh interpreter (``python -m

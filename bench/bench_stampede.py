@@ -1,6 +1,6 @@
 """Suite 3, stampede: 1,000 concurrent requests for 100 keys with a 20 ms loader.
 
-Checks the DESIGN.md loader target: exactly 100 loader calls, p99 latency
+Checks the project's loader target: exactly 100 loader calls, p99 latency
 <= 1.15x the loader latency, and wall time at or below the best peer's.
 
 Every request is a task started at once; request ``i`` asks for key

@@ -1,6 +1,6 @@
 """Suite 5, the sweeper under traffic: event-loop stalls and time to reclaim.
 
-Checks the DESIGN.md sweeper target: with 1M keys, half expiring, the
+Checks the project's sweeper target: with 1M keys, half expiring, the
 longest event-loop stall <= 2 ms, and every expired key reclaimed within 2
 sweep intervals.
 

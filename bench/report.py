@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
+from . import bench_tiered
 from ._harness import optional_import
 
 if TYPE_CHECKING:
@@ -126,13 +128,26 @@ def _stampede(result: dict[str, Any]) -> Table:
 
 def _threads(result: dict[str, Any]) -> Table:
     counts = result["parameters"]["threads"]
-    headers = ["contender", *(f"{n} thread{'s' if n > 1 else ''} (k ops/s)" for n in counts)]
+    headers = [
+        "keys",
+        "get/set",
+        "contender",
+        *(f"{n} thread{'s' if n > 1 else ''} (k ops/s)" for n in counts),
+        *(f"speed-up x{n}" for n in counts[1:]),
+    ]
     rows = []
     for row in result["rows"]:
+        lead = [row["keys"], row["mix"], row["contender"]]
         if "na" in row:
-            rows.append([row["contender"], row["na"], *[""] * (len(counts) - 1)])
+            rows.append([*lead, row["na"], *[""] * (2 * len(counts) - 2)])
             continue
-        rows.append([row["contender"], *(_spread(row[f"{n} threads"], 1e-3) for n in counts)])
+        rows.append(
+            [
+                *lead,
+                *(_spread(row[f"{n} threads"], 1e-3) for n in counts),
+                *(f"{row[f'speed-up {n}']:.2f}x" for n in counts[1:]),
+            ]
+        )
     return headers, rows
 
 
@@ -220,6 +235,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "threads": _threads,
     "sweeper": _sweeper,
     "memory": _memory,
+    "tiered": bench_tiered.table,
 }
 
 
@@ -239,7 +255,7 @@ def suite_markdown(result: dict[str, Any]) -> str:
 def targets_markdown(targets: Sequence[dict[str, Any]]) -> str:
     """Targets with their measured values and a met / NOT MET verdict."""
     return markdown(
-        ["target (DESIGN.md)", "measured", "met"],
+        ["target", "measured", "met"],
         [[t["target"], t["display"], "met" if t["met"] else "NOT MET"] for t in targets],
     )
 
@@ -252,15 +268,19 @@ def _fmt_value(value: float | None, unit: str) -> str:
         return "-"
     if unit == "ns":
         return f"{value:,.0f} ns"
-    if unit == "s":
-        return f"{value * 1e3:,.1f} ms"
+    if unit == "s":  # milliseconds; below 10 ms with two decimals (stalls near the 2 ms budget)
+        return f"{value * 1e3:,.{2 if value < 0.01 else 1}f} ms"
     if unit == "ops/s":
         return f"{value / 1e3:,.0f}k ops/s"
     return f"{value:,.0f} {unit}"
 
 
 def headline_markdown(results: Sequence[dict[str, Any]]) -> str:
-    """One row per headline metric: sweepcache, and its ratio to floor, seed and best peer."""
+    """One row per headline metric: sweepcache, and its ratio to floor, seed and best peer.
+
+    Kept narrow enough for the docs' page width: each comparison cell reads
+    ``ratio (other's value, other's name)``, ratios being sweepcache ÷ the other.
+    """
     rows = []
     for result in results:
         for item in result.get("summary", []):
@@ -269,40 +289,41 @@ def headline_markdown(results: Sequence[dict[str, Any]]) -> str:
             peer = item.get("best_peer")
             rows.append(
                 [
-                    result["suite"],
-                    item["metric"],
+                    f"{result['suite']}: {item['metric']}",
                     _fmt_value(mine, unit),
-                    _versus(mine, item.get("floor"), unit) + _named(item.get("floor_name")),
-                    _versus(mine, item.get("seed"), unit, item.get("seed_na"))
-                    + _named(item.get("seed_name")),
-                    (_versus(mine, peer, unit) + _named(item.get("best_peer_name")))
-                    if peer
-                    else "-",
+                    _versus(mine, item.get("floor"), unit, name=item.get("floor_name")),
+                    _versus(
+                        mine,
+                        item.get("seed"),
+                        unit,
+                        item.get("seed_na"),
+                        name=item.get("seed_name"),
+                    ),
+                    _versus(mine, peer, unit, name=item.get("best_peer_name")) if peer else "-",
                 ]
             )
-    return markdown(
-        [
-            "suite",
-            "metric",
-            "sweepcache",
-            "floor (sweepcache ÷ it)",
-            "seed design (÷)",
-            "best peer (÷)",
-        ],
-        rows,
-    )
+    return markdown(["metric", "sweepcache", "vs floor", "vs seed design", "vs best peer"], rows)
 
 
-def _versus(mine: float | None, other: float | None, unit: str, na_text: str | None = None) -> str:
+def _versus(
+    mine: float | None,
+    other: float | None,
+    unit: str,
+    na_text: str | None = None,
+    *,
+    name: str | None = None,
+) -> str:
+    """``1.08x (145 ns)``, or ``1.37x (114 ns, cachebox)`` with the other's name.
+
+    The name loses its parenthesised detail ("cachebox (in coroutine)"): the
+    metric says which family it is, and the suite's own table has the rest.
+    """
     if other is None:
         return na_text or "-"
+    detail = _fmt_value(other, unit) + (f", {name.split(' (')[0]}" if name else "")
     if mine is None or other == 0:
-        return _fmt_value(other, unit)
-    return f"{_fmt_value(other, unit)} ({mine / other:.2f}x)"
-
-
-def _named(name: str | None) -> str:
-    return f" [{name}]" if name else ""
+        return detail
+    return f"{mine / other:.2f}x ({detail})"
 
 
 def machine_markdown(meta: dict[str, Any]) -> str:
@@ -337,10 +358,10 @@ def write_summary(results_dir: Path, results: Sequence[dict[str, Any]]) -> Path:
         "interleaved repeats, every ratio is measured in the same run.",
         machine_markdown(results[0]["meta"]) if results else "",
         "## Summary",
-        "Ratios are sweepcache ÷ the other: below 1 is better for times and sizes, "
-        "above 1 is better for throughput.",
+        "Each comparison is sweepcache ÷ the other (the other's own figure in "
+        "brackets): below 1x is better for times and sizes, above 1x for throughput.",
         headline_markdown(results),
-        "## Targets from DESIGN.md",
+        "## Targets",
         targets_markdown(all_targets) if all_targets else "No targets measured.",
         f"{len(all_targets) - len(missed)} of {len(all_targets)} targets met.",
     ]
@@ -360,9 +381,10 @@ def load_results(results_dir: Path) -> list[dict[str, Any]]:
     """Every ``<suite>.json`` in ``results_dir``."""
     found = []
     for name in TABLES:
-        path = results_dir / f"{name}.json"
-        if path.exists():
-            found.append(json.loads(path.read_text(encoding="utf-8")))
+        for stem in (name, f"{name}-ft"):  # -ft: the same suite on a free-threaded build
+            path = results_dir / f"{stem}.json"
+            if path.exists():
+                found.append(json.loads(path.read_text(encoding="utf-8")))
     return found
 
 
@@ -376,157 +398,492 @@ def plot(result: dict[str, Any], path: Path) -> bool:
         return False
     matplotlib.use("Agg")
     pyplot = optional_import("matplotlib.pyplot")
-    figure = PLOTS[result["suite"]](pyplot, result)
-    figure.suptitle(result["title"])
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    with matplotlib.rc_context(_RC):
+        figure = PLOTS[result["suite"]](pyplot, result)
+        figure.suptitle(result["title"], fontweight="bold")
+        if figure.get_layout_engine() is None:
+            figure.tight_layout()
+        figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return True
+
+
+#: Plots are shown at the docs' text width (about 740 px) and open full size
+#: on a click: figures stay under 10 inches wide, with labels at 11 pt.
+_RC: dict[str, Any] = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "legend.fontsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.axisbelow": True,
+}
+
+# -- one fixed style per contender, in every plot -------------------------------
+
+#: One colour per library (or baseline), the same in every plot and panel.
+FAMILY_COLOURS: dict[str, str] = {
+    "sweepcache": "#1f77b4",
+    "floor": "#333333",
+    "seed": "#8c564b",
+    "naive": "#9a9a9a",
+    "aiocache": "#9467bd",
+    "cashews": "#e377c2",
+    "cachetools": "#ff7f0e",
+    "theine": "#2ca02c",
+    "cachebox": "#bcbd22",
+    "async-lru": "#17becf",
+    "anyio": "#d62728",
+}
+#: Variants of one library keep its colour and differ by line style, marker and hatch.
+_LINESTYLES = ("-", "--", ":", "-.")
+_HATCHES = ("", "//", "..", "xx")
+_MARKERS: dict[str, str] = {
+    "sweepcache": "o",
+    "floor": "s",
+    "seed": "D",
+    "naive": "v",
+    "aiocache": "^",
+    "cashews": "P",
+    "cachetools": "X",
+    "theine": "*",
+    "cachebox": "h",
+    "async-lru": "<",
+    "anyio": ">",
+}
+
+
+def family_of(contender: str) -> str:
+    """The library (or baseline) a contender belongs to, which decides its colour."""
+    if contender.startswith("floor"):
+        return "floor"
+    if contender.startswith(("seed", "global lock", "lazy only")):
+        return "seed"
+    if contender.startswith("naive"):
+        return "naive"
+    family = re.split(r"[\s,(]", contender, maxsplit=1)[0]
+    return family if family in FAMILY_COLOURS else "other"
+
+
+def variant_of(contender: str) -> int:
+    """0 for a library's main contender, 1-3 for its other variants (from the name alone)."""
+    sized = re.search(r"=(\d+)$", contender)  # "sweepcache shards=16": 1, 4, 16, 64 -> 0-3
+    if sized:
+        return (int(sized[1]).bit_length() - 1) // 2 % len(_LINESTYLES)
+    if any(mark in contender for mark in ("*_nowait", "get-miss-load-set")):
+        return 2
+    if any(
+        mark in contender
+        for mark in ("(sync)", "compat", "@cached", "global lock", "no sweeper", "(lazy only)")
+    ):
+        return 1
+    return 0
+
+
+def style_of(contender: str) -> dict[str, Any]:
+    """Colour, line style, marker and hatch of ``contender``: the same in every plot."""
+    family = family_of(contender)
+    variant = variant_of(contender)
+    return {
+        "color": FAMILY_COLOURS.get(family, "#000000"),
+        "linestyle": _LINESTYLES[variant],
+        "marker": _MARKERS.get(family, "o"),
+        "hatch": _HATCHES[variant],
+    }
+
+
+def _line_style(contender: str) -> dict[str, Any]:
+    style = style_of(contender)
+    return {key: style[key] for key in ("color", "linestyle", "marker")}
+
+
+def _bar_style(contender: str) -> dict[str, Any]:
+    style = style_of(contender)
+    return {
+        "color": style["color"],
+        "hatch": style["hatch"],
+        "edgecolor": "white" if style["hatch"] else style["color"],
+    }
 
 
 def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for row in rows if "na" not in row]
 
 
-def _by_backend(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in _ok(rows):
-        grouped.setdefault(row["backend"], []).append(row)
-    return grouped
+def _backends(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(row["backend"] for row in rows))
+
+
+def _contenders(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(row["contender"] for row in rows))
+
+
+def _thousands(axis: Any, which: str = "x", *, log: bool = False) -> None:
+    """Plain tick labels (1,000 rather than 10^3) on a linear or log axis."""
+    ticker = optional_import("matplotlib.ticker")
+    target = axis.xaxis if which == "x" else axis.yaxis
+    target.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    if log:
+        target.set_minor_formatter(ticker.NullFormatter())
+
+
+def _clipped_bars(
+    axis: Any, values: Sequence[float | None], limit: float, unit: str, digits: int = 1
+) -> None:
+    """Label each horizontal bar with its value; a bar past ``limit`` is cut with an arrow."""
+    for position, value in enumerate(values):
+        if value is None:
+            axis.text(limit * 0.01, position, "n/a", va="center", fontsize="small", color="grey")
+        elif value > limit:
+            axis.text(
+                limit * 0.98,
+                position,
+                f"{value:,.0f} {unit} →",
+                va="center",
+                ha="right",
+                fontsize="small",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
+            )
+        else:
+            axis.text(value, position, f" {value:,.{digits}f}", va="center", fontsize="small")
 
 
 def _plot_hotpath(pyplot: Any, result: dict[str, Any]) -> Any:
-    grouped = _by_backend(result["rows"])
-    figure, axes = pyplot.subplots(1, len(grouped), figsize=(6 * len(grouped), 6), squeeze=False)
-    for axis, (backend, rows) in zip(axes[0], grouped.items(), strict=True):
-        names = [row["contender"] for row in rows]
-        for offset, op in ((-0.2, "get hit"), (0.2, "set new")):
-            medians = [row[op]["median"] for row in rows]
-            errors = [
-                [row[op]["median"] - row[op]["q1"] for row in rows],
-                [row[op]["q3"] - row[op]["median"] for row in rows],
-            ]
-            positions = [i + offset for i in range(len(rows))]
-            axis.barh(positions, medians, height=0.4, xerr=errors, label=op)
-        axis.set_yticks(range(len(rows)), names)
-        axis.invert_yaxis()
+    """Get hit and set new, one panel each; one bar per backend in each contender's row."""
+    rows = result["rows"]
+    backends = _backends(rows)
+    contenders = _contenders(rows)
+    ops = ("get hit", "set new")
+    figure, axes = pyplot.subplots(
+        1, len(ops), figsize=(10, 0.75 + 0.42 * len(contenders)), sharey=True, layout="constrained"
+    )
+    height = 0.8 / len(backends)
+    shades = (1.0, 0.6, 0.35)
+    by_key = {(row["backend"], row["contender"]): row for row in rows}
+    for axis, op in zip(axes, ops, strict=True):
+        for index, backend in enumerate(backends):
+            for position, name in enumerate(contenders):
+                row = by_key.get((backend, name))
+                y = position - 0.4 + height * (index + 0.5)
+                if row is None or "na" in row:
+                    continue
+                stats = row[op]
+                axis.barh(
+                    y,
+                    stats["median"],
+                    height=height * 0.92,
+                    xerr=[[stats["median"] - stats["q1"]], [stats["q3"] - stats["median"]]],
+                    alpha=shades[index % len(shades)],
+                    error_kw={"elinewidth": 0.8},
+                    **_bar_style(name),
+                )
         axis.set_xscale("log")
-        axis.set_xlabel("ns per op (median, IQR)")
-        axis.set_title(backend)
-        axis.legend()
+        _thousands(axis, log=True)
+        axis.set_xlabel(f"{op}: ns per op (median, IQR; log scale)")
+        axis.set_title(op)
+    axes[0].set_yticks(range(len(contenders)), contenders)
+    axes[0].invert_yaxis()
+    patch = optional_import("matplotlib.patches").Patch
+    figure.legend(
+        handles=[
+            patch(color="#555555", alpha=shades[i % len(shades)], label=backend)
+            for i, backend in enumerate(backends)
+        ],
+        title="bar shade",
+        loc="outside lower center",
+        ncols=len(backends),
+    )
     return figure
 
 
 def _plot_contention(pyplot: Any, result: dict[str, Any]) -> Any:
-    grouped = _by_backend(result["rows"])
-    figure, axes = pyplot.subplots(1, len(grouped), figsize=(6 * len(grouped), 5), squeeze=False)
-    for axis, (backend, rows) in zip(axes[0], grouped.items(), strict=True):
-        lines: dict[str, list[tuple[int, dict[str, float]]]] = {}
-        for row in rows:
-            lines.setdefault(row["contender"], []).append((row["tasks"], row["throughput"]))
-        for name, points in lines.items():
-            axis.errorbar(
-                [p[0] for p in points],
-                [p[1]["median"] for p in points],
+    """Throughput against task count, one panel per backend, one legend for all panels."""
+    rows = _ok(result["rows"])
+    backends = _backends(rows)
+    contenders = _contenders(rows)
+    figure, axes = pyplot.subplots(
+        len(backends),
+        1,
+        figsize=(10, 1.5 + 2.9 * len(backends)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    handles: dict[str, Any] = {}
+    for axis, backend in zip(axes[:, 0], backends, strict=True):
+        for name in contenders:
+            points = sorted(
+                (row["tasks"], row["throughput"])
+                for row in rows
+                if row["backend"] == backend and row["contender"] == name
+            )
+            if not points:
+                continue
+            handles[name] = axis.errorbar(
+                [tasks for tasks, _ in points],
+                [stats["median"] / 1e3 for _, stats in points],
                 yerr=[
-                    [p[1]["median"] - p[1]["min"] for p in points],
-                    [p[1]["max"] - p[1]["median"] for p in points],
+                    [(stats["median"] - stats["min"]) / 1e3 for _, stats in points],
+                    [(stats["max"] - stats["median"]) / 1e3 for _, stats in points],
                 ],
-                marker="o",
                 label=name,
                 capsize=3,
+                markersize=6,
+                **_line_style(name),
             )
         axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.set_xlabel("concurrent tasks")
-        axis.set_ylabel("ops/s (median, min-max)")
-        axis.set_title(backend)
-    axes[0][0].legend(fontsize="small")
+        axis.set_ylabel("k ops/s")
+        axis.set_title(backend, loc="left")
+        missing = [
+            name
+            for name in contenders
+            if name not in _contenders([row for row in rows if row["backend"] == backend])
+        ]
+        if missing:
+            axis.text(
+                0.99,
+                0.04,
+                "not run here: " + ", ".join(missing),
+                transform=axis.transAxes,
+                ha="right",
+                fontsize="small",
+                color="grey",
+            )
+    # Linear from 0 (the figures span less than one order of magnitude), one
+    # scale for every panel so that backends compare at a glance.
+    top = max(row["throughput"]["max"] for row in rows) / 1e3
+    axes[0, 0].set_ylim(0, top * 1.06)
+    bottom = axes[-1, 0]
+    tasks = result["parameters"]["tasks"]
+    bottom.set_xticks(tasks)
+    _thousands(bottom, log=True)
+    bottom.set_xlabel("concurrent tasks (log scale); k ops/s is the median, bars min-max")
+    figure.legend(
+        handles=[handles[name] for name in contenders if name in handles],
+        loc="outside right upper",
+        title="contender",
+    )
     return figure
 
 
 def _plot_stampede(pyplot: Any, result: dict[str, Any]) -> Any:
-    grouped = _by_backend(result["rows"])
-    figure, axes = pyplot.subplots(1, len(grouped), figsize=(6 * len(grouped), 5), squeeze=False)
-    for axis, (backend, rows) in zip(axes[0], grouped.items(), strict=True):
-        walls = [row["wall_s"]["median"] * 1e3 for row in rows]
-        errors = [
-            [(row["wall_s"]["median"] - row["wall_s"]["min"]) * 1e3 for row in rows],
-            [(row["wall_s"]["max"] - row["wall_s"]["median"]) * 1e3 for row in rows],
-        ]
-        bars = axis.barh(range(len(rows)), walls, xerr=errors)
-        for bar, row in zip(bars, rows, strict=True):
-            axis.annotate(
-                f" {row['calls']:.0f} loads",
-                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                va="center",
-                fontsize="small",
-            )
-        axis.axvline(result["parameters"]["loader_s"] * 1e3, color="grey", linestyle="--")
-        axis.set_yticks(range(len(rows)), [row["contender"] for row in rows])
-        axis.invert_yaxis()
-        axis.set_xscale("log")
-        axis.set_xlabel("wall ms (median, min-max); dashed: one load")
-        axis.set_title(backend)
+    """Loader calls and p99 latency per contender, one row of panels per backend."""
+    rows = result["rows"]
+    backends = _backends(rows)
+    contenders = _contenders(rows)
+    parameters = result["parameters"]
+    loader_ms = parameters["loader_s"] * 1e3
+    by_key = {(row["backend"], row["contender"]): row for row in rows}
+    ok = _ok(rows)
+    p99_limit = 1.25 * max(
+        row["p99_s"]["median"] * 1e3 for row in ok if not row["contender"].startswith("global")
+    )
+    calls_limit = 1.12 * max(row["calls"] for row in ok)
+    figure, axes = pyplot.subplots(
+        len(backends),
+        2,
+        figsize=(10, 1.2 + 0.3 * len(contenders) * len(backends)),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for (calls_axis, p99_axis), backend in zip(axes, backends, strict=True):
+        calls: list[float | None] = []
+        p99: list[float | None] = []
+        for position, name in enumerate(contenders):
+            row = by_key.get((backend, name))
+            if row is None or "na" in row:
+                calls.append(None)
+                p99.append(None)
+                continue
+            calls.append(row["calls"])
+            p99.append(row["p99_s"]["median"] * 1e3)
+            calls_axis.barh(position, row["calls"], height=0.7, **_bar_style(name))
+            p99_axis.barh(position, min(p99[-1] or 0.0, p99_limit), height=0.7, **_bar_style(name))
+        _clipped_bars(calls_axis, calls, calls_limit, "", digits=0)
+        _clipped_bars(p99_axis, p99, p99_limit, "ms")
+        calls_axis.axvline(parameters["keys"], color="black", linestyle="--", linewidth=1)
+        calls_axis.set_xlim(0, calls_limit)
+        p99_axis.axvline(loader_ms, color="black", linestyle="--", linewidth=1)
+        p99_axis.axvline(loader_ms * 1.15, color="red", linestyle=":", linewidth=1.2)
+        p99_axis.set_xlim(0, p99_limit)
+        calls_axis.set_title(f"{backend}: loader calls", loc="left")
+        p99_axis.set_title(f"{backend}: p99 latency, ms", loc="left")
+        _thousands(calls_axis)
+    axes[0, 0].set_yticks(range(len(contenders)), contenders)
+    axes[0, 0].invert_yaxis()
+    axes[-1, 0].set_xlabel(f"loader calls; dashed: {parameters['keys']} (one per key)")
+    axes[-1, 1].set_xlabel(f"p99 ms; dashed: one load ({loader_ms:.0f} ms), dotted: 1.15x")
     return figure
 
 
 def _plot_threads(pyplot: Any, result: dict[str, Any]) -> Any:
-    figure, axis = pyplot.subplots(figsize=(8, 5))
     counts = result["parameters"]["threads"]
-    for row in _ok(result["rows"]):
-        stats = [row[f"{n} threads"] for n in counts]
-        axis.errorbar(
-            counts,
-            [s["median"] for s in stats],
-            yerr=[[s["median"] - s["min"] for s in stats], [s["max"] - s["median"] for s in stats]],
-            marker="o",
-            label=row["contender"],
-            capsize=3,
-        )
-    axis.set_xscale("log", base=2)
-    axis.set_yscale("log")
-    axis.set_xlabel("threads")
-    axis.set_ylabel("ops/s (median, min-max)")
-    axis.legend(fontsize="small")
+    key_modes = list(dict.fromkeys(row["keys"] for row in result["rows"]))
+    mixes = list(dict.fromkeys(row["mix"] for row in result["rows"]))
+    names = list(dict.fromkeys(row["contender"] for row in _ok(result["rows"])))
+    # One fixed colour per contender, the same in every panel.
+    palette = pyplot.get_cmap("tab10")
+    colours = {name: palette(index % 10) for index, name in enumerate(names)}
+    figure, axes = pyplot.subplots(
+        len(key_modes),
+        len(mixes),
+        figsize=(4.2 * len(mixes), 3.6 * len(key_modes) + 1.4),
+        squeeze=False,
+        sharex=True,
+    )
+    for r, key_mode in enumerate(key_modes):
+        for c, mix in enumerate(mixes):
+            axis = axes[r][c]
+            for row in _ok(result["rows"]):
+                if row["keys"] != key_mode or row["mix"] != mix:
+                    continue
+                stats = [row[f"{n} threads"] for n in counts]
+                axis.errorbar(
+                    counts,
+                    [s["median"] / 1e3 for s in stats],
+                    yerr=[
+                        [(s["median"] - s["min"]) / 1e3 for s in stats],
+                        [(s["max"] - s["median"]) / 1e3 for s in stats],
+                    ],
+                    marker="o",
+                    color=colours[row["contender"]],
+                    label=row["contender"],
+                    capsize=3,
+                    linestyle="--" if row["role"] in ("floor", "baseline") else "-",
+                )
+            axis.set_xticks(counts)
+            axis.set_xticklabels([str(n) for n in counts])
+            axis.set_title(f"{key_mode} keys, get/set {mix}", fontsize="medium")
+            axis.set_ylim(bottom=0)
+            axis.grid(alpha=0.3)
+            if c == 0:
+                axis.set_ylabel("k ops/s (median, min-max)")
+            if r == len(key_modes) - 1:
+                axis.set_xlabel("threads")
+    handles = [pyplot.Line2D([], [], color=colours[name], marker="o", label=name) for name in names]
+    figure.legend(handles=handles, loc="lower center", ncol=min(4, len(names)), fontsize="small")
+    figure.suptitle(result["title"])
+    figure.tight_layout(rect=(0, 0.12, 1, 0.96))
     return figure
 
 
 def _plot_sweeper(pyplot: Any, result: dict[str, Any]) -> Any:
+    """Left: longest loop stall (and p99); right: time to reclaim every expired key."""
     rows = _ok(result["rows"])
-    figure, axis = pyplot.subplots(figsize=(9, 5))
+    interval = result["parameters"]["sweep_interval_s"]
     labels = [f"{r['contender']}\n{r['keys']:,} keys, {r['backend']}" for r in rows]
-    axis.barh(range(len(rows)), [r["stall_max_s"] * 1e3 for r in rows], label="longest stall")
-    axis.barh(
-        range(len(rows)), [r["stall_p99_s"] * 1e3 for r in rows], height=0.4, label="p99 stall"
+    figure, (stall_axis, reclaim_axis) = pyplot.subplots(
+        1, 2, figsize=(10, 1.5 + 0.62 * len(rows)), sharey=True, layout="constrained"
     )
-    axis.axvline(2.0, color="red", linestyle="--", label="target 2 ms")
-    axis.set_yticks(range(len(rows)), labels, fontsize="small")
-    axis.invert_yaxis()
-    axis.set_xscale("log")
-    axis.set_xlabel("heartbeat lateness, ms")
-    axis.legend()
+    stall_limit = 4.0  # ms: twice the target; longer stalls are cut, with their value
+    stalls = [r["stall_max_s"] * 1e3 for r in rows]
+    for position, (row, stall) in enumerate(zip(rows, stalls, strict=True)):
+        low, high = (row.get("stall_max_range_s") or [row["stall_max_s"]] * 2)[:2]
+        stall_axis.barh(
+            position, min(stall, stall_limit), height=0.7, **_bar_style(row["contender"])
+        )
+        if stall <= stall_limit:
+            stall_axis.errorbar(
+                stall,
+                position,
+                xerr=[[stall - low * 1e3], [min(high * 1e3, stall_limit) - stall]],
+                color="black",
+                capsize=3,
+                linewidth=1,
+            )
+            # The value goes past the whisker, where nothing overlaps it.
+            stall_axis.text(
+                min(max(stall, high * 1e3), stall_limit),
+                position - 0.22,
+                f" {stall:.2f}",
+                va="center",
+                fontsize="small",
+            )
+        else:
+            stall_axis.text(
+                stall_limit * 0.98,
+                position,
+                f"{stall:,.0f} ms →",
+                va="center",
+                ha="right",
+                fontsize="small",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
+            )
+        stall_axis.plot(
+            row["stall_p99_s"] * 1e3, position, marker="|", color="black", markersize=14, mew=2
+        )
+    stall_axis.axvline(2.0, color="red", linestyle="--", linewidth=1.2)
+    stall_axis.set_xlim(0, stall_limit)
+    stall_axis.set_xlabel(
+        "longest stall, ms (median of runs, min-max);\n| = p99 stall; red: 2 ms target"
+    )
+    stall_axis.set_title("longest event-loop stall", loc="left")
+    stall_axis.set_yticks(range(len(rows)), labels, fontsize="small")
+    stall_axis.invert_yaxis()
+
+    reclaim: list[float | None] = []
+    for position, row in enumerate(rows):
+        seconds = row.get("reclaim_s")
+        if seconds is None:
+            reclaim.append(None)
+            reclaim_axis.text(
+                0.03,
+                position,
+                f"never: {row['left_expired']:,} expired keys left",
+                va="center",
+                fontsize="small",
+                color=FAMILY_COLOURS["seed"],
+            )
+            continue
+        reclaim.append(seconds / interval)
+        reclaim_axis.barh(position, seconds / interval, height=0.7, **_bar_style(row["contender"]))
+        reclaim_axis.text(
+            seconds / interval,
+            position,
+            f" {seconds / interval:.2f} ({seconds:.2f} s)",
+            va="center",
+            fontsize="small",
+        )
+    reclaim_axis.axvline(2.0, color="red", linestyle="--", linewidth=1.2)
+    reclaim_axis.set_xlim(0, 2.4)
+    reclaim_axis.set_xlabel(f"sweep intervals of {interval:g} s; red: 2-interval target")
+    reclaim_axis.set_title("time to reclaim every expired key", loc="left")
     return figure
 
 
 def _plot_memory(pyplot: Any, result: dict[str, Any]) -> Any:
-    figure, (left, right) = pyplot.subplots(1, 2, figsize=(13, 5))
+    """Bytes per entry per contender; RSS over time under write-once churn."""
     rows = _ok(result["rows"])
-    left.barh(range(len(rows)), [r["per_entry_B"] for r in rows])
-    left.axvline(140, color="red", linestyle="--", label="target 140 B")
-    left.set_yticks(
-        range(len(rows)), [r["contender"] + (" (RSS)" if r["native"] else "") for r in rows]
+    churn = _ok(result.get("churn", []))
+    figure, (left, right) = pyplot.subplots(
+        1, 2, figsize=(10, 1.5 + 0.45 * max(len(rows), 6)), layout="constrained"
     )
+    names = [r["contender"] + (" (RSS)" if r["native"] else "") for r in rows]
+    for position, row in enumerate(rows):
+        left.barh(position, row["per_entry_B"], height=0.7, **_bar_style(row["contender"]))
+    _clipped_bars(left, [r["per_entry_B"] for r in rows], float("inf"), "B", digits=0)
+    left.axvline(140, color="red", linestyle="--", linewidth=1.2)
+    left.set_yticks(range(len(rows)), names)
     left.invert_yaxis()
-    left.set_xlabel("bytes per entry beyond keys and values")
-    left.legend()
-    for row in result.get("churn", []):
-        if "na" not in row:
-            right.plot([b / 2**20 for b in row["rss_B"]], label=row["variant"])
-    right.set_xlabel("tick (1 fake second; live set constant)")
-    right.set_ylabel("RSS MiB")
-    right.set_title("write-once churn")
-    right.legend(fontsize="small")
+    left.set_xlim(0, 1.15 * max(r["per_entry_B"] for r in rows))
+    left.set_xlabel("bytes per entry beyond keys and values;\nred: 140 B target")
+    left.set_title("memory per entry", loc="left")
+    for row in churn:
+        right.plot(
+            [b / 2**20 for b in row["rss_B"]],
+            label=row["variant"],
+            markevery=5,
+            **_line_style(row["variant"]),
+        )
+    right.set_ylim(bottom=0)
+    right.set_xlabel("tick (1 fake second); constant live set")
+    right.set_ylabel("RSS, MiB")
+    right.set_title("write-once churn", loc="left")
+    if churn:
+        right.legend(loc="lower right")
     return figure
 
 
@@ -537,6 +894,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "threads": _plot_threads,
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
+    "tiered": bench_tiered.plot,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -50,3 +51,16 @@ def clock() -> FakeClock:
 def cache(clock: FakeClock) -> Cache[Any, Any]:
     """A cache on the fake clock, with default settings otherwise."""
     return Cache(clock=clock)
+
+
+def pytest_report_header() -> str:
+    """Say which build and layout the run used (free-threaded runs must show ``GIL off``)."""
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    layout = _cache._LAYOUT_OVERRIDE or _cache.default_layout()
+    return f"sweepcache: GIL {'on' if gil_enabled else 'off'}, shard layout {layout!r}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat the GIL state at the end: an extension imported mid-run may re-enable it."""
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    terminalreporter.write_line(f"sweepcache: GIL {'on' if gil_enabled else 'off'} at the end")

@@ -2,7 +2,7 @@
 
 ``make bench-micro`` (``pytest bench/micro --benchmark-only``) checks a change
 to ``Cache.get`` / ``set`` against the floor without the whole suite: compare
-``test_get_hit[floor]`` with ``test_get_hit[sweepcache]`` (DESIGN.md: async
+``test_get_hit[floor]`` with ``test_get_hit[sweepcache]`` (the targets: async
 ``get`` hit <= 1.5x the floor, ``set`` <= 2.0x, sync ``get_nowait`` <= 1.3x).
 
 The async methods are driven without an event loop (``coro.send(None)``):

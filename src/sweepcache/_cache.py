@@ -32,7 +32,7 @@ from ._arguments import (
     safe_repr,
 )
 from ._clock import Clock, default_clock
-from ._expiry import NEVER, Entry, K, V
+from ._expiry import NEVER, Entry, K, LookupDict, V
 from ._removal import EXPIRED, EXPLICIT, Removal, release
 from ._shards import Shard, TaggedShard
 from ._stats import CacheStats, StatsRecorder
@@ -223,14 +223,17 @@ class Cache(Generic[K, V]):
         self._layout = self._layout_name()
         self._mask = shards - 1
         self._inverse_width = 1.0 / width
-        self._shards: tuple[Shard[K, V], ...] = tuple(Shard(width, {}) for _ in range(shards))
+        dict_type = dict if self._layout == _readpath.SINGLE else LookupDict
+        self._shards: tuple[Shard[K, V], ...] = tuple(
+            Shard(width, {}, dict_type) for _ in range(shards)
+        )
         self._install_dicts(self._new_dicts())
         self._task_group: TaskGroup | None = None
         self._lifecycle_lock = threading.Lock()
         # Single-flight loads in flight (see _loading.py). The lock is
         # reentrant because a load's final ``set_nowait`` runs under it and
         # calls the invalidation hook.
-        self._loads: dict[K, Load[V]] = {}
+        self._loads: dict[K, Load[V]] = dict_type()
         self._loads_lock = threading.RLock()
         #: Loop of ``_task_group``, so refreshes never spawn into a foreign loop.
         self._task_group_token: EventLoopToken | None = None
@@ -244,7 +247,7 @@ class Cache(Generic[K, V]):
     def _new_dicts(self) -> tuple[dict[K, Entry], ...]:
         if self._layout == _readpath.SINGLE:
             return ({},)
-        return tuple({} for _ in self._shards)
+        return tuple(LookupDict() for _ in self._shards)
 
     def _install_dicts(self, dicts: tuple[dict[K, Entry], ...]) -> None:
         """Point the shards (and the read path) at ``dicts``; every lock must be held."""

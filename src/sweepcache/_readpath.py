@@ -40,9 +40,7 @@ except TypeError:
 """,
     SHARDED: """
 try:
-    entry = self._dicts[hash(key) & self._mask][key]
-except KeyError:
-    entry = None
+    entry = self._dicts[hash(key) & self._mask][key]  # a LookupDict: None if missing
 except TypeError:
     raise _unhashable(key) from None
 """,

@@ -40,12 +40,14 @@ class Shard(ExpiryIndex[K, V]):
 
     __slots__ = ("data", "lock", "tag_index")
 
-    def __init__(self, width: float, data: dict[K, Entry]) -> None:
-        super().__init__(width)
+    def __init__(
+        self, width: float, data: dict[K, Entry], dict_type: type[dict[Any, Any]] = dict
+    ) -> None:
+        super().__init__(width, dict_type)
         self.lock = threading.Lock()
         self.data = data
         #: Keys of each tag (TaggedShard only).
-        self.tag_index: dict[Hashable, set[K]] = {}
+        self.tag_index: dict[Hashable, set[K]] = dict_type()
 
     def put(self, key: K, value: V, expires_at: float, now: float) -> object:
         """Store an untagged ``value`` under ``key`` until ``expires_at``; file it.
@@ -188,7 +190,7 @@ class Shard(ExpiryIndex[K, V]):
         """Start over empty with ``data``; return the old index and tags, to free later."""
         self.data = data
         tag_index = self.tag_index
-        self.tag_index = {}
+        self.tag_index = self._dict_type()
         return self.reset_index(), tag_index
 
     def take_tagged(self, tag: Hashable) -> set[K] | None:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from sweepcache import DEFAULT_TTL, Cache
+from sweepcache import DEFAULT_TTL, Cache, CacheStats, RemovalCause, TTLArg
 from sweepcache.compat import AsyncInMemoryCache, user_cache
 from sweepcache.testing import FakeClock
 
@@ -88,3 +88,42 @@ async def test_misuse_is_rejected() -> None:
     assert cache.get_nowait(2) is None  # type: ignore[call-overload]
     compat = AsyncInMemoryCache[str, dict[str, int]]()
     await compat.set("k", [1])  # type: ignore[arg-type]
+
+
+async def remember(
+    cache: Cache[str, object], key: str, value: object, ttl: TTLArg = DEFAULT_TTL
+) -> None:
+    """A wrapper that forwards an optional ``ttl``: the pattern the API page documents."""
+    await cache.set(key, value, ttl)
+
+
+async def test_ttl_arg_forwards_every_kind_of_ttl() -> None:
+    import datetime
+
+    clock = FakeClock()
+    cache = Cache[str, object](default_ttl=30.0, clock=clock)
+    await remember(cache, "default", 1)
+    await remember(cache, "seconds", 1, 5)
+    await remember(cache, "delta", 1, datetime.timedelta(minutes=1))
+    await remember(cache, "never", 1, None)
+    assert cache.ttl_nowait("default") == 30.0
+    assert cache.ttl_nowait("seconds") == 5.0
+    assert cache.ttl_nowait("delta") == 60.0
+    assert cache.ttl_nowait("never") is None
+    with pytest.raises(TypeError, match="ttl must be a number"):
+        await remember(cache, "bad", 1, "5")  # type: ignore[arg-type]
+
+
+def test_statistics_and_removal_types() -> None:
+    removed: list[tuple[str, int, RemovalCause]] = []
+
+    def on_removal(key: str, value: int, cause: RemovalCause) -> None:
+        removed.append((key, value, cause))
+
+    cache = Cache[str, int](clock=FakeClock(), on_removal=on_removal, record_stats=True)
+    cache.set_nowait("k", 1)
+    cache.delete_nowait("k")
+    assert removed == [("k", 1, RemovalCause.EXPLICIT)]
+    stats = assert_type(cache.stats(), CacheStats)
+    assert assert_type(stats.puts, int) == 1
+    assert assert_type(stats.hit_ratio, float) >= 0.0

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from sweepcache import Cache, cached
-from sweepcache._decorators import CachedFunction, CachedMethod, Invalidation
+from sweepcache import Cache, CachedFunction, CachedMethod, Invalidation, cached
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
