@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
+import sweepcache.metrics
 from metrics_helpers import DISTINCT, DISTINCT_SERIES, FakeSource
 from sweepcache import Cache, CacheStats, RemovalCause
 from sweepcache.metrics import METRICS, Metric, StatsSource
@@ -199,3 +203,56 @@ def test_import_sweepcache_imports_no_exporter() -> None:
         """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- the examples in the docstrings run ---------------------------------------------
+
+
+def _examples() -> list[Any]:
+    from sweepcache.metrics import otel, prometheus
+
+    owners: list[Any] = [
+        sweepcache.metrics,
+        StatsSource,
+        Metric,
+        prometheus,
+        prometheus.CacheCollector,
+        otel,
+        otel.CacheInstruments,
+    ]
+    params = []
+    for owner in owners:
+        doc = inspect.getdoc(owner) or ""
+        match = re.search(r"Example::\n\n((?:    .*\n|\n)+)", doc + "\n")
+        assert match, f"{owner.__name__} has no example"
+        params.append(pytest.param(textwrap.dedent(match[1]), id=owner.__name__))
+    return params
+
+
+@pytest.mark.parametrize("source", _examples())
+def test_docstring_example_runs(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import prometheus_client
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from sweepcache.metrics.otel import CacheInstruments
+    from sweepcache.metrics.prometheus import CacheCollector
+
+    # Examples register on prometheus_client's default registry: give them a fresh one.
+    monkeypatch.setattr(prometheus_client, "REGISTRY", prometheus_client.CollectorRegistry())
+    namespace: dict[str, Any] = {
+        "Cache": Cache,
+        "CacheStats": CacheStats,
+        "METRICS": METRICS,
+        "StatsSource": StatsSource,
+        "CollectorRegistry": prometheus_client.CollectorRegistry,
+        "generate_latest": prometheus_client.generate_latest,
+        "InMemoryMetricReader": InMemoryMetricReader,
+        "MeterProvider": MeterProvider,
+        "CacheCollector": CacheCollector,
+        "CacheInstruments": CacheInstruments,
+    }
+    exec(compile(source, "<example>", "exec"), namespace)
+    for value in list(namespace.values()):
+        if isinstance(value, InMemoryMetricReader):
+            value.shutdown()

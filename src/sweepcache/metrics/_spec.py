@@ -47,6 +47,20 @@ class Metric:
     Every series also carries the cache's name (label ``cache`` in
     Prometheus, attribute ``cache.name`` in OpenTelemetry).
 
+    Attributes:
+        name: Prometheus family name, unit suffix included but not ``_total``
+            (``"cache_load_duration_seconds"``).
+        otel_name: OpenTelemetry instrument name (``"cache.load_duration"``).
+        kind: ``"counter"`` (a running total) or ``"gauge"`` (a level now).
+        unit: Prometheus unit (``"seconds"``), or ``""``.
+        otel_unit: OpenTelemetry unit, in UCUM (``"s"``; ``"{entry}"`` for a
+            count of entries).
+        label: The label (attribute) that splits the series, or ``None`` for
+            a single series.
+        sources: ``(label value, CacheStats attribute)`` for each series; the
+            label value is ``""`` when ``label`` is ``None``.
+        description: Help text.
+
     Example::
 
         gets = next(m for m in METRICS if m.name == "cache_gets")
@@ -54,22 +68,13 @@ class Metric:
         assert gets.values(CacheStats(hits=3, misses=1)) == (("hit", 3), ("miss", 1))
     """
 
-    #: Prometheus family name, unit suffix included but not ``_total``.
     name: str
-    #: OpenTelemetry instrument name.
     otel_name: str
-    #: ``"counter"`` (a running total) or ``"gauge"`` (a level now).
     kind: Literal["counter", "gauge"]
-    #: Prometheus unit (``"seconds"``), or ``""``.
     unit: str
-    #: OpenTelemetry unit (UCUM: ``"s"``; ``"{entry}"`` for a count of entries).
     otel_unit: str
-    #: The label (attribute) that splits the series, or ``None`` for a single series.
     label: str | None
-    #: ``(label value, CacheStats attribute)`` for each series; the label
-    #: value is ``""`` when ``label`` is ``None``.
     sources: tuple[tuple[str, str], ...]
-    #: Help text.
     description: str
 
     @property

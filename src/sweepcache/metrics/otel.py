@@ -31,7 +31,7 @@ Example::
     from sweepcache import Cache
     from sweepcache.metrics.otel import CacheInstruments
 
-    users = Cache[int, dict](record_stats=True, name="users")
+    users = Cache[int, dict[str, str]](record_stats=True, name="users")
     CacheInstruments(metrics.get_meter("myservice"), users)
 """
 

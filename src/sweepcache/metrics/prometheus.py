@@ -26,7 +26,7 @@ Example::
     from sweepcache import Cache
     from sweepcache.metrics.prometheus import CacheCollector
 
-    users = Cache[int, dict](record_stats=True, name="users")
+    users = Cache[int, dict[str, str]](record_stats=True, name="users")
     REGISTRY.register(CacheCollector(users))
 """
 
