@@ -28,6 +28,7 @@ from . import (
     bench_contention,
     bench_hotpath,
     bench_memory,
+    bench_stalls,
     bench_stampede,
     bench_sweeper,
     bench_threads,
@@ -47,6 +48,7 @@ SUITES: dict[str, ModuleType] = {
         bench_stampede,
         bench_threads,
         bench_sweeper,
+        bench_stalls,
         bench_memory,
         bench_tiered,
     )

@@ -7,7 +7,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import bench_tiered
+from . import bench_stalls, bench_tiered
 from ._harness import optional_import
 
 if TYPE_CHECKING:
@@ -236,6 +236,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "sweeper": _sweeper,
     "memory": _memory,
     "tiered": bench_tiered.table,
+    "stalls": bench_stalls.table,
 }
 
 
@@ -895,6 +896,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
     "tiered": bench_tiered.plot,
+    "stalls": bench_stalls.plot,
 }
 
 

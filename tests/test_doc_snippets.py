@@ -50,6 +50,13 @@ FRAGMENTS: Final = {
     ("docs/integrations.md", "import anyio"): (
         "continues the FastAPI example above (its lifespan and caches)"
     ),
+    ("docs/testing.md", "@pytest_asyncio.fixture"): (
+        "the pattern that cannot work (shown to be avoided; tests/test_pytest_asyncio.py runs it)"
+    ),
+    ("docs/testing.md", "import asyncio"): (
+        "runs under pytest-asyncio, which this page's AnyIO examples exclude; "
+        "tests/test_pytest_asyncio.py runs the same fixture"
+    ),
 }
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")

@@ -61,8 +61,11 @@ _CacheT = TypeVar("_CacheT", bound="Cache[Any, Any]")
 _BUCKETS_PER_INTERVAL: Final = 4
 #: Default number of lock stripes.
 DEFAULT_SHARDS: Final = 16
-#: Tags of one ``clear``/``invalidate_tags`` slice under one lock.
+#: Entries released (or cleared) per batch between two looks at the clock.
 _SLICE_KEYS: Final = 256
+#: Keys removed by tag invalidation under one lock hold: each removal may do
+#: a compaction step, so a slice stays well under a millisecond (stalls suite).
+_TAG_SLICE: Final = 64
 
 #: Set by tests to build every cache with one layout; ``None`` picks by build.
 _LAYOUT_OVERRIDE: str | None = None
@@ -170,6 +173,7 @@ class Cache(Generic[K, V]):
         "_stats",
         "_sweep_interval",
         "_task_group",
+        "_task_group_owner",
         "_task_group_token",
     )
 
@@ -237,6 +241,7 @@ class Cache(Generic[K, V]):
         self._loads_lock = threading.RLock()
         #: Loop of ``_task_group``, so refreshes never spawn into a foreign loop.
         self._task_group_token: EventLoopToken | None = None
+        self._task_group_owner = 0
 
     @classmethod
     def _layout_name(cls) -> str:
@@ -854,7 +859,7 @@ class Cache(Generic[K, V]):
             while members:
                 removed: list[Removal] = []
                 dropped: list[object] = []
-                batch = list(islice(_popper(members), _SLICE_KEYS))
+                batch = list(islice(_popper(members), _TAG_SLICE))
                 live = 0
                 with shard.lock:
                     now = self._clock()
@@ -1051,6 +1056,7 @@ class Cache(Generic[K, V]):
                 )
             task_group = self._task_group = anyio.create_task_group()
             self._task_group_token = anyio.lowlevel.current_token()
+            self._task_group_owner = anyio.get_current_task().id
         try:
             await task_group.__aenter__()
         except BaseException:
@@ -1080,6 +1086,18 @@ class Cache(Generic[K, V]):
         task_group = self._task_group
         assert task_group is not None, "__aexit__ without __aenter__"
         task_group.cancel_scope.cancel()
+        if anyio.get_current_task().id != self._task_group_owner:
+            # An async generator fixture of pytest-asyncio runs its setup and
+            # its teardown in two tasks; a task group cannot be exited from a
+            # task other than its own. Stop the sweeper and say what works.
+            self._task_group = self._task_group_token = None
+            await anyio.lowlevel.checkpoint()  # the cancelled sweeper ends meanwhile
+            raise RuntimeError(
+                "'async with cache:' was exited in another task than the one that entered it "
+                "(pytest-asyncio runs an async generator fixture's setup and teardown in two "
+                "tasks). Use AnyIO's pytest plugin, or run the sweeper in a task of your own "
+                "(see 'Testing' in the docs): the sweeper has been stopped."
+            )
         try:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 # It may be the task group's own cancellation: let it absorb it.

@@ -47,8 +47,8 @@ V = TypeVar("V")
 NEVER: Final = float("inf")
 #: Bucket ids must stay below this to be exact whole numbers.
 HORIZON_BUCKETS: Final = 2.0**52
-#: Slots a compaction step examines: about 3 us of work per leave.
-COMPACT_STEP: Final = 32
+#: Slots a compaction step examines: a few microseconds of work per leave.
+COMPACT_STEP: Final = 16
 
 #: What the cache stores under a key: ``(value, expires_at, key, ...)``
 #: (see ``_shards.py``); the index only reads ``expires_at``.
