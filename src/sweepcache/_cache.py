@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import threading
 from itertools import islice
@@ -1022,6 +1023,27 @@ class Cache(Generic[K, V]):
             else functools.partial(stats.record_removals, reclaimer="sweeper", weigh=_weigh_one),
         )
 
+    def sweep_nowait(self) -> int:
+        """Reclaim every entry that has expired now, in this thread; return how many.
+
+        The synchronous twin of :meth:`sweep`, for threads and code without an
+        event loop: the same locked steps, one shard lock at a time, each
+        step's removals released after its lock, but no checkpoints, so the
+        caller is busy for ``O(expired entries)``.
+
+        Example::
+
+            clock.advance(61)
+            assert cache.sweep_nowait() == 1
+        """
+        removed: list[Removal] = []
+        dropped: list[object] = []
+        reclaimed = 0
+        for _ in self._sweep_steps(removed, dropped):
+            reclaimed += len(removed)
+            self._release(removed, dropped, "sweeper")
+        return reclaimed
+
     def _sweep_steps(self, removed: list[Removal], dropped: list[object]) -> Iterable[None]:
         now = self._clock()
         scaled = now * self._inverse_width
@@ -1153,6 +1175,15 @@ class Cache(Generic[K, V]):
             f"<sweepcache.Cache{name} entries={len(self)} shards={len(self._shards)} "
             f"default_ttl={self._default_ttl!r} sweep_interval={self._sweep_interval!r}>"
         )
+
+
+# ``Cache(...)`` goes through ``__new__`` (which picks the variant) and then
+# ``__init__``: show users (and help(), IDEs) the constructor's real signature.
+_init_signature = inspect.signature(Cache.__init__)
+Cache.__signature__ = _init_signature.replace(  # type: ignore[attr-defined]
+    parameters=list(_init_signature.parameters.values())[1:],
+    return_annotation=inspect.Signature.empty,
+)
 
 
 def _popper(items: set[Any]) -> Iterator[Any]:
