@@ -97,6 +97,7 @@ INVENTORIES = {
     "python": "https://docs.python.org/3/",
     "anyio": "https://anyio.readthedocs.io/en/stable/",
     "trio": "https://trio.readthedocs.io/en/stable/",
+    "opentelemetry": "https://opentelemetry-python.readthedocs.io/en/stable/",
 }
 
 
@@ -143,6 +144,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(sweepcache(\.\w+)*\.)?(K|V|D|P|P2|R|S|_\w+T)"),
     # coredis publishes no inventory that an offline build could use.
     ("py:class", r"coredis\..*"),
+    # Neither does prometheus_client (its docs are not built with Sphinx).
+    ("py:class", r"prometheus_client\..*"),
     # A dataclass field's ``Mapping[str, int]``, split at its comma by autodoc.
     ("py:class", r"(collections\.abc\.)?Mapping\[str"),
     # Core names not exported yet (the API page of the core documents them
@@ -165,6 +168,7 @@ TYPE_CHECKING_NAMES = {
     "Hashable": "collections.abc.Hashable",
     "Iterable": "collections.abc.Iterable",
     "Mapping": "collections.abc.Mapping",
+    "Meter": "opentelemetry.metrics.Meter",
     "TaskGroup": "anyio.abc.TaskGroup",
     "TaskStatus": "anyio.abc.TaskStatus",
     "TracebackType": "types.TracebackType",

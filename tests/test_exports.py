@@ -1,7 +1,8 @@
 """The public surface: ``__all__`` of ``sweepcache`` and its public submodules.
 
-The modules are ``sweepcache``, ``sweepcache.compat``, ``sweepcache.redis`` and
-``sweepcache.testing``.
+The modules are ``sweepcache``, ``sweepcache.compat``, ``sweepcache.redis``,
+``sweepcache.testing``, and ``sweepcache.metrics`` with its exporters (their
+extras are in the test extra).
 
 In the manner of anyio's ``test_all_attributes`` and trio's ``test_exports``,
 for each public module:
@@ -38,6 +39,9 @@ PUBLIC_MODULES: Final = (
     "sweepcache.compat",
     "sweepcache.redis",
     "sweepcache.testing",
+    "sweepcache.metrics",
+    "sweepcache.metrics.prometheus",
+    "sweepcache.metrics.otel",
 )
 API_PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
@@ -47,6 +51,9 @@ KNOWN: Final = {
     "sweepcache.compat": {"AsyncInMemoryCache", "user_cache"},
     "sweepcache.redis": {"RedisCache", "TieredCache", "JSONSerializer", "L2Error"},
     "sweepcache.testing": {"FakeClock"},
+    "sweepcache.metrics": {"METRICS", "Metric", "StatsSource"},
+    "sweepcache.metrics.prometheus": {"CacheCollector"},
+    "sweepcache.metrics.otel": {"CacheInstruments"},
 }
 
 
