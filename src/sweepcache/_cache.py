@@ -1165,6 +1165,11 @@ class Cache(Generic[K, V]):
         return len(self._shards)
 
     @property
+    def record_stats(self) -> bool:
+        """Whether this cache keeps the counters of :meth:`stats` (``record_stats=True``)."""
+        return self._stats is not None
+
+    @property
     def name(self) -> str | None:
         """The name given at construction, shown in ``repr`` and metrics."""
         return self._name
