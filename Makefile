@@ -10,7 +10,7 @@ BIN        := $(VENV)/bin
 BENCH_BIN  := $(BENCH_VENV)/bin
 QUICK      ?=
 
-.PHONY: test lint types pytest docs bench bench-ft bench-render bench-micro fmt clean
+.PHONY: test lint types pytest docs bench bench-ft bench-render bench-micro reliability fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,15 @@ bench-render: $(BENCH_VENV)/.installed-bench
 
 bench-micro: $(BENCH_VENV)/.installed-bench
 	$(BENCH_BIN)/python -m pytest bench/micro -p no:cacheprovider --benchmark-only -o addopts="" -o filterwarnings=""
+
+# The long runs CI cannot afford, each printing its figure (about an hour):
+# the hypothesis state machines at 2,000 examples x 50 steps on asyncio,
+# uvloop and trio; 10,000 cancellation-fuzz runs per backend; a 10-minute churn
+# soak per backend; the Redis tier's 1M-input decoder fuzz and fault soak.
+reliability: $(VENV)/.installed-test
+	SWEEPCACHE_RELIABILITY=1 SWEEPCACHE_MODEL_EXAMPLES=2000 SWEEPCACHE_MODEL_STEPS=50 \
+	$(BIN)/python -m pytest -p no:timeout -s -q -o addopts="" \
+	tests/test_model.py tests/test_model_features.py tests/test_model_loading.py tests/reliability
 
 fmt: $(VENV)/.installed-test
 	$(BIN)/ruff format src tests bench docs
