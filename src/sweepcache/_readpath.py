@@ -97,7 +97,7 @@ def _fill(template: str, **blocks: str) -> str:
         stripped = line.strip()
         if stripped.startswith("{") and stripped.endswith("}") and stripped[1:-1] in blocks:
             indent = line[: len(line) - len(line.lstrip())]
-            block = blocks[stripped[1:-1]].strip("\n")
+            block = blocks[stripped[1:-1]].strip("\n")  # empty: the line goes, not even a pass
             lines.extend(indent + part for part in block.splitlines())
         else:
             lines.append(line.format(**blocks) if "{" in line else line)
@@ -112,7 +112,7 @@ def read_methods(layout: str, records: tuple[str, ...]) -> dict[str, Callable[..
     lookup = _LOOKUP[layout]
     on_hit = "\n".join(ON_HIT[record] for record in records if record in ON_HIT)
     on_miss = "\n".join(ON_MISS[record] for record in records if record in ON_MISS)
-    blocks = {"lookup": lookup, "on_hit": on_hit or "pass", "on_miss": on_miss or "pass"}
+    blocks = {"lookup": lookup, "on_hit": on_hit, "on_miss": on_miss}
     source = "\n".join(
         [
             _fill(_GET, name="get_nowait", async_="", **blocks),
