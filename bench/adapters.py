@@ -344,6 +344,81 @@ def sync_contenders() -> list[Contender]:
     ]
 
 
+def _before(kind: Kind) -> Callable[[int], Ops] | str:
+    from . import _before
+
+    module = _before.load()
+    if isinstance(module, str):
+        return module
+
+    def build(capacity: int) -> Ops:
+        cache = module.Cache(default_ttl=TTL)
+        if kind == "async":
+            return Ops(cache.get, cache.set, cache.delete, cache)
+        return Ops(cache.get_nowait, cache.set_nowait, cache.delete_nowait, cache)
+
+    return build
+
+
+def _variant(kind: Kind, **options: Any) -> Callable[[int], Ops]:
+    def build(capacity: int) -> Ops:
+        cache: sweepcache.Cache[Any, Any] = sweepcache.Cache(default_ttl=TTL, **options)
+        if kind == "async":
+            return Ops(cache.get, cache.set, cache.delete, cache)
+        return Ops(cache.get_nowait, cache.set_nowait, cache.delete_nowait, cache)
+
+    return build
+
+
+def _tagged(capacity: int) -> Ops:
+    cache: sweepcache.Cache[Any, Any] = sweepcache.Cache(default_ttl=TTL)
+    tags = ("tag",)
+
+    async def set_(key: Any, value: Any) -> None:
+        await cache.set(key, value, tags=tags)
+
+    return Ops(cache.get, set_, cache.delete, cache)
+
+
+def _ignore(key: Any, value: Any, cause: Any) -> None:
+    """A removal listener that does nothing (what the listener machinery itself costs)."""
+
+
+def feature_contenders() -> list[Contender]:
+    """sweepcache with each optional feature on, and before the features existed.
+
+    The hotpath suite measures them beside ``sweepcache Cache``: a feature that
+    is off must cost nothing, and one that is on must keep its own target.
+    """
+    found = []
+    for kind, suffix in (("async", ""), ("sync", " *_nowait")):
+        before = _before(kind)  # type: ignore[arg-type]
+        found.append(
+            Contender(
+                f"sweepcache 0.1.0 (before){suffix}",
+                "sweepcache",
+                kind,  # type: ignore[arg-type]
+                None if isinstance(before, str) else before,
+                before if isinstance(before, str) else None,
+            )
+        )
+        found.append(
+            Contender(
+                f"sweepcache record_stats=True{suffix}",
+                "sweepcache",
+                kind,  # type: ignore[arg-type]
+                _variant(kind, record_stats=True),  # type: ignore[arg-type]
+            )
+        )
+    found.append(
+        Contender(
+            "sweepcache on_removal", "sweepcache", "async", _variant("async", on_removal=_ignore)
+        )
+    )
+    found.append(Contender("sweepcache set with a tag", "sweepcache", "async", _tagged))
+    return found
+
+
 def _ops(cache: AsyncFloor | SyncFloor) -> Ops:
     return Ops(cache.get, cache.set, cache.delete, cache)
 

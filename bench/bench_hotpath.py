@@ -128,7 +128,9 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
     """Measure every contender on every backend; return the suite's result."""
     n = config.pick(smoke=200, quick=2_000, full=10_000)
     repeats = config.pick(smoke=2, quick=3, full=9)
-    contenders = adapters.async_contenders() + adapters.sync_contenders()
+    contenders = (
+        adapters.async_contenders() + adapters.feature_contenders() + adapters.sync_contenders()
+    )
     all_backends = backends()
     progress.start(NAME, repeats * len(all_backends))
     rows: list[dict[str, Any]] = []
