@@ -7,9 +7,10 @@ counting read and write paths only then). When on:
   objects: one C call, no lock, and exact across threads (the increment is
   a single step under the GIL, and is atomic on free-threaded 3.13 as well,
   as the thread tests check);
-* everything else (puts, loads, removals by cause and by who reclaimed an
-  expired entry) is counted under a lock of its own, after the shard lock is
-  released, so the counts are exact as well.
+* so is everything else that is a count (puts, loads, removals by cause and
+  by who reclaimed an expired entry), after the shard lock is released; only
+  the sums of weights (with a weigher) and of load times take a lock of
+  their own. Every count is exact, across threads too.
 
 :meth:`sweepcache.Cache.stats` returns a :class:`CacheStats` snapshot;
 ``later - earlier`` is the activity between two snapshots (Caffeine's
@@ -169,83 +170,117 @@ class CacheStats:
 CacheStats.__module__ = "sweepcache"
 
 
+_COUNTS: Final = (
+    "hits",
+    "misses",
+    "puts",
+    "load_successes",
+    "load_failures",
+    "size_evictions",
+    "expirations_by_read",
+    "expirations_by_sweeper",
+    "expirations_by_write",
+    "explicit_removals",
+    "replacements",
+)
+
+
 class StatsRecorder:
-    """The live counters of one cache."""
+    """The live counters of one cache.
+
+    Every count is an ``itertools.count`` (a C call, no lock; see the module
+    docstring); only sums of weights and of load time take ``_lock``, and
+    weights only when the cache has a weigher (otherwise a weight is a count).
+    """
 
     __slots__ = (
-        "_counts",
-        "_hits",
+        "_counters",
+        "_expired_weight",
         "_lock",
-        "_misses",
-        "_puts",
+        "_size_evicted_weight",
         "_total_load_time",
+        "_weighted",
+        "explicit",
+        "expired",
         "hit",
+        "load_failure",
+        "load_success",
         "miss",
         "put",
+        "replaced",
+        "size_evicted",
     )
 
-    def __init__(self) -> None:
-        self._hits = itertools.count()
-        self._misses = itertools.count()
-        self._puts = itertools.count()
+    def __init__(self, *, weighted: bool = False) -> None:
+        self._counters = {name: itertools.count() for name in _COUNTS}
+        counters = self._counters
         #: Bound ``__next__`` of each counter: what the hot paths call.
-        self.hit: Callable[[], int] = self._hits.__next__
-        self.miss: Callable[[], int] = self._misses.__next__
-        self.put: Callable[[], int] = self._puts.__next__
+        self.hit: Callable[[], int] = counters["hits"].__next__
+        self.miss: Callable[[], int] = counters["misses"].__next__
+        self.put: Callable[[], int] = counters["puts"].__next__
+        self.replaced: Callable[[], int] = counters["replacements"].__next__
+        self.explicit: Callable[[], int] = counters["explicit_removals"].__next__
+        self.size_evicted: Callable[[], int] = counters["size_evictions"].__next__
+        self.load_success: Callable[[], int] = counters["load_successes"].__next__
+        self.load_failure: Callable[[], int] = counters["load_failures"].__next__
+        #: Expirations, by reclaimer.
+        self.expired: dict[str, Callable[[], int]] = {
+            reclaimer: counters[f"expirations_by_{reclaimer}"].__next__ for reclaimer in RECLAIMERS
+        }
+        self._weighted = weighted
         self._lock = threading.Lock()
-        self._counts: dict[str, int] = dict.fromkeys(
-            (
-                "load_successes",
-                "load_failures",
-                "size_evictions",
-                "size_evicted_weight",
-                "expirations_by_read",
-                "expirations_by_sweeper",
-                "expirations_by_write",
-                "expired_weight",
-                "explicit_removals",
-                "replacements",
-            ),
-            0,
-        )
         self._total_load_time = 0.0
+        self._expired_weight = 0
+        self._size_evicted_weight = 0
 
     def record_load(self, success: bool, seconds: float) -> None:
         """Count one finished load."""
+        (self.load_success if success else self.load_failure)()
         with self._lock:
-            self._counts["load_successes" if success else "load_failures"] += 1
             self._total_load_time += seconds
 
     def record_removals(
         self, removed: list[Removal], reclaimer: str, weigh: Callable[[tuple[Any, ...]], int]
     ) -> None:
         """Count what one operation removed; ``reclaimer`` says who found expired ones."""
-        if not removed:
-            return
-        with self._lock:
-            counts = self._counts
-            for _, entry, cause in removed:
-                if cause is EXPIRED:
-                    counts["expirations_by_" + reclaimer] += 1
-                    counts["expired_weight"] += weigh(entry)
-                elif cause is REPLACED:
-                    counts["replacements"] += 1
-                elif cause is EXPLICIT:
-                    counts["explicit_removals"] += 1
-                else:
-                    counts["size_evictions"] += 1
-                    counts["size_evicted_weight"] += weigh(entry)
+        expired_weight = size_weight = 0
+        weighted = self._weighted
+        for _, entry, cause in removed:
+            if cause is EXPIRED:
+                self.expired[reclaimer]()
+                if weighted:
+                    expired_weight += weigh(entry)
+            elif cause is REPLACED:
+                self.replaced()
+            elif cause is EXPLICIT:
+                self.explicit()
+            else:
+                self.size_evicted()
+                if weighted:
+                    size_weight += weigh(entry)
+        if expired_weight or size_weight:
+            with self._lock:
+                self._expired_weight += expired_weight
+                self._size_evicted_weight += size_weight
 
     def snapshot(self, entries: int, weight: int) -> CacheStats:
         """The counts now, with the cache's current ``entries`` and ``weight``."""
+        counts = {name: count_value(counter) for name, counter in self._counters.items()}
         with self._lock:
-            counts = dict(self._counts)
             total_load_time = self._total_load_time
+            expired_weight = self._expired_weight
+            size_weight = self._size_evicted_weight
+        if not self._weighted:  # every entry weighs 1
+            expired_weight = (
+                counts["expirations_by_read"]
+                + counts["expirations_by_sweeper"]
+                + counts["expirations_by_write"]
+            )
+            size_weight = counts["size_evictions"]
         return CacheStats(
-            hits=count_value(self._hits),
-            misses=count_value(self._misses),
-            puts=count_value(self._puts),
             total_load_time=total_load_time,
+            expired_weight=expired_weight,
+            size_evicted_weight=size_weight,
             entries=entries,
             weight=weight,
             **counts,
