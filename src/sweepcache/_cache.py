@@ -34,7 +34,7 @@ from ._arguments import (
 )
 from ._clock import Clock, default_clock
 from ._expiry import NEVER, Entry, K, LookupDict, V
-from ._removal import EXPIRED, EXPLICIT, Removal, release
+from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal, Trash, notify, release
 from ._shards import Shard, TaggedShard
 from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
@@ -470,7 +470,7 @@ class Cache(Generic[K, V]):
                 self.delete_nowait(key)
                 return
         if tags is not None:
-            _set_nowait_reporting(self, key, value, ttl, tags=tags)
+            _set_tagged(self, key, value, ttl, tags)
             return
         try:
             shard = self._shards[hash(key) & self._mask]
@@ -663,6 +663,27 @@ class Cache(Generic[K, V]):
         if self._stats is not None:
             self._stats.record_removals(removed, reclaimer, _weigh_one)
         release(self._listener, removed, dropped)
+
+    def _report_put(self, key: K, garbage: object, now: float) -> None:
+        """Report what a plain ``put`` returned: a replaced entry, or a Trash."""
+        if garbage.__class__ is Trash:
+            trash: Trash = garbage
+            replaced = trash.replaced
+            removed = trash.removed
+            if replaced is not None:
+                removed.insert(0, (key, replaced, REPLACED if now < replaced[1] else EXPIRED))
+            self._release(removed, trash.dropped)
+            return
+        old: Entry = garbage  # type: ignore[assignment]
+        cause = REPLACED if now < old[1] else EXPIRED
+        stats = self._stats
+        if stats is not None:
+            if cause is REPLACED:
+                stats.replaced()
+            else:
+                stats.expired["write"]()
+        if self._listener is not None:
+            notify(self._listener, (key, old, cause))
 
     def _lock_all(self) -> list[threading.Lock]:
         acquired: list[threading.Lock] = []
@@ -1213,22 +1234,48 @@ def _set_nowait_reporting(
     *,
     tags: Iterable[Hashable] | None = None,
 ) -> None:
-    # set_nowait of the variants that report removals (on_removal), and of
-    # every cache for a tagged write: what the write replaced or reclaimed
-    # is collected under the lock and released after it.
+    # set_nowait of the variants that report removals (on_removal, statistics):
+    # the plain path's ``put``, then what it returned is reported after the
+    # lock. No list is allocated for a plain overwrite or a new key.
+    if tags is not None:
+        _set_tagged(self, key, value, ttl, tags)
+        return
     if ttl is DEFAULT_TTL:
         seconds = self._default_ttl
     else:
         seconds = check_ttl(ttl)
         if seconds == 0.0:
-            if tags is not None:
-                check_tags(tags)
             self.delete_nowait(key)
             return
-    tag_set = None if tags is None else check_tags(tags)
+    try:
+        shard = self._shards[hash(key) & self._mask]
+    except TypeError:
+        raise unhashable(key) from None
+    if self._loads:
+        self._detach_loads((key,))
+    now = self._clock()
+    expires_at = NEVER if seconds is None else now + seconds
+    lock = shard.lock
+    lock.acquire()
+    try:
+        garbage = shard.put(key, value, expires_at, now)
+    finally:
+        lock.release()
+    if self._stats is not None:
+        self._stats.put()
+    if garbage is not None:
+        self._report_put(key, garbage, now)
+
+
+def _set_tagged(self: Cache[K, V], key: K, value: V, ttl: TTLArg, tags: Iterable[Hashable]) -> None:
+    """Any cache's set with ``tags``: stored and reported with the tag index kept."""
+    seconds = self._default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
+    tag_set = check_tags(tags)
+    if seconds == 0.0:
+        self.delete_nowait(key)
+        return
     shard = self._shard_of(key)
-    if tag_set is not None:
-        self._enable_tags()
+    self._enable_tags()
     if self._loads:
         self._detach_loads((key,))
     now = self._clock()

@@ -64,6 +64,20 @@ SIZE: Final = RemovalCause.SIZE
 Removal = tuple[Any, tuple[Any, ...], RemovalCause]
 
 
+class Trash:
+    """What a write let go of, beyond the entry it replaced (see ``Shard.put``)."""
+
+    __slots__ = ("dropped", "removed", "replaced")
+
+    def __init__(self, replaced: tuple[Any, ...] | None = None) -> None:
+        #: The entry the write replaced, if any.
+        self.replaced = replaced
+        #: Entries reclaimed on the way (expired).
+        self.removed: list[Removal] = []
+        #: Other references to free after the lock (stale index copies...).
+        self.dropped: list[object] = []
+
+
 def notify(listener: Callable[[Any, Any, RemovalCause], object] | None, removal: Removal) -> None:
     """Tell ``listener`` about one removal; log (never raise) what it raises."""
     if listener is None:

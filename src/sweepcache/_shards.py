@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ._expiry import Bucket, Entry, ExpiryIndex, K, V
-from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal
+from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal, Trash
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
@@ -56,8 +56,9 @@ class Shard(ExpiryIndex[K, V]):
         the number of expired entries stays bounded by the writes even when
         no sweeper runs (the seed cache leaked them forever).
 
-        Returns what the caller must keep until it has released the lock:
-        ``None``, the replaced entry, or the lists of what left.
+        Returns what the caller must keep until it has released the lock
+        (and may report): ``None``, the replaced entry (the common overwrite),
+        or a :class:`~sweepcache._removal.Trash` with everything that left.
         """
         data = self.data
         old = data.get(key)
@@ -70,9 +71,9 @@ class Shard(ExpiryIndex[K, V]):
             new_scaled = expires_at * self._inverse_width
             if old_scaled - old_scaled % 1.0 == new_scaled - new_scaled % 1.0:
                 return old
-            garbage: list[object] = [old]
-            self.move(key, old[1], expires_at, data, garbage)
-            return garbage
+            trash = Trash(old)
+            self.move(key, old[1], expires_at, data, trash.dropped)
+            return trash
         data[key] = (value, expires_at, key)
         if expires_at < self.horizon:
             self.add(key, expires_at)
@@ -81,10 +82,9 @@ class Shard(ExpiryIndex[K, V]):
             scaled = now * self._inverse_width
             due = scaled - scaled % 1.0
             if heap[0] < due:
-                removed: list[Removal] = []
-                dropped: list[object] = []
-                self.reclaim_due(due, now, 2, data, removed, dropped)
-                return removed, dropped
+                trash = Trash()
+                self.reclaim_due(due, now, 2, data, trash.removed, trash.dropped)
+                return trash
         return None
 
     def store(
@@ -219,10 +219,10 @@ class TaggedShard(Shard[K, V]):
         garbage: Any = super().put(key, value, expires_at, now)
         if garbage is None:
             return None
-        if garbage.__class__ is list:  # [replaced entry, what moving it let go of]
-            self._untag(key, garbage[0])
-        elif len(garbage) == 2:  # (removed, dropped): reclaimed by a new key's write
-            self._untag_removed(garbage[0])
+        if garbage.__class__ is Trash:
+            if garbage.replaced is not None:
+                self._untag(key, garbage.replaced)
+            self._untag_removed(garbage.removed)
         else:  # the replaced entry
             self._untag(key, garbage)
         return garbage
