@@ -898,18 +898,17 @@ class Cache(Generic[K, V]):
                 yield live
 
     def _detach_tagged(self, tags: frozenset[Hashable]) -> None:
-        """Detach the in-flight loads whose result will carry one of ``tags``.
+        """Detach the in-flight loads whose result may carry one of ``tags``.
 
-        A load whose tags depend on its value remembers the tags, and checks
-        them when its value is known.
+        A load whose tags depend on its value may carry any tag until its
+        value is known: it is detached too (its callers still get its value,
+        new callers load afresh), so no caller arriving after the
+        invalidation is handed a value read before it.
         """
         with self._loads_lock:
             loads = self._loads
             for key, load in list(loads.items()):
-                carries = load.carries_any(tags)
-                if carries is None:
-                    load.invalidated = tags | (load.invalidated or frozenset())
-                elif carries and not load.committing:
+                if load.carries_any(tags) is not False and not load.committing:
                     del loads[key]
                     load.stale = True
 

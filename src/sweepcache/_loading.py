@@ -84,7 +84,7 @@ class Load(Generic[V]):
     """One in-flight load of one key, shared by its leader and its waiters.
 
     Fields are written by the leader (under the cache's registry lock for
-    ``stale``/``committing``/``invalidated``) before ``event`` is set, and only
+    ``stale``/``committing``) before ``event`` is set, and only
     read by waiters after it is set, so waiters need no lock.
     """
 
@@ -93,7 +93,6 @@ class Load(Generic[V]):
         "committing",
         "error",
         "event",
-        "invalidated",
         "pending_start",
         "stale",
         "tags",
@@ -123,8 +122,6 @@ class Load(Generic[V]):
         self.pending_start = pending_start
         #: The result's tags: a frozenset, a callable of the value, or None.
         self.tags = tags
-        #: Tags invalidated during a load whose tags depend on its value.
-        self.invalidated: frozenset[Hashable] | None = None
         self.error: Exception | None = None
         self.traceback: TracebackType | None = None
         self.value: V | None = None
@@ -270,15 +267,7 @@ async def lead(
             tags = _result_tags(tags, value, key)
         with cache._loads_lock:
             try:
-                if (
-                    store
-                    and not load.stale
-                    and not (
-                        load.invalidated
-                        and tags is not None
-                        and not load.invalidated.isdisjoint(tags)  # type: ignore[arg-type]
-                    )
-                ):
+                if store and not load.stale:
                     # Written under the registry lock with the load still
                     # registered, so an invalidation from another thread
                     # either marked it stale before this point or waits for
