@@ -1,6 +1,7 @@
 """The public surface: ``__all__`` of ``sweepcache`` and its public submodules.
 
-The modules are ``sweepcache``, ``sweepcache.compat`` and ``sweepcache.testing``.
+The modules are ``sweepcache``, ``sweepcache.compat``, ``sweepcache.testing`` and
+the web integrations ``sweepcache.asgi`` and ``sweepcache.fastapi``.
 
 In the manner of anyio's ``test_all_attributes`` and trio's ``test_exports``,
 for each public module:
@@ -29,13 +30,21 @@ from typing import Any, Final
 
 import pytest
 
-PUBLIC_MODULES: Final = ("sweepcache", "sweepcache.compat", "sweepcache.testing")
+PUBLIC_MODULES: Final = (
+    "sweepcache",
+    "sweepcache.compat",
+    "sweepcache.testing",
+    "sweepcache.asgi",
+    "sweepcache.fastapi",
+)
 
 #: Names that must be found, so that a broken discovery cannot pass vacuously.
 KNOWN: Final = {
     "sweepcache": {"Cache", "DEFAULT_TTL"},
     "sweepcache.compat": {"AsyncInMemoryCache", "user_cache"},
     "sweepcache.testing": {"FakeClock"},
+    "sweepcache.asgi": {"CacheMiddleware", "CachedResponse", "ResponseKey"},
+    "sweepcache.fastapi": {"CacheDependency", "FastAPICacheBackend", "lifespan", "running"},
 }
 
 #: Known gaps, each reported with a suggested fix; strict, so a fix must drop the entry.
