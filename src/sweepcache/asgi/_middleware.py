@@ -300,10 +300,15 @@ class _Capture:
         assert self.storability is not None
         storability, tags, names = self.storability
         middleware = self.middleware
+        body = b"".join(self.chunks)
+        headers = self.headers
+        if _content_length(headers) is None:
+            # Known now: a hit needs no chunked encoding, a HEAD hit says the size.
+            headers = (*headers, (b"content-length", b"%d" % len(body)))
         return CachedResponse(
             status=self.status,
-            headers=self.headers,
-            body=b"".join(self.chunks),
+            headers=headers,
+            body=body,
             tags=frozenset((url_tag(self.request.path), *tags)),
             ttl=storability.ttl,
             initial_age=storability.initial_age,
