@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 QUICK  ?=
 
-.PHONY: test lint types pytest docs bench bench-micro fmt clean
+.PHONY: test lint types pytest docs bench bench-micro fmt clean example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 test: lint types pytest docs
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench docs
-	$(BIN)/ruff format --check src tests bench docs
+	$(BIN)/ruff check src tests bench docs examples
+	$(BIN)/ruff format --check src tests bench docs examples
 
 types: $(VENV)/.installed-test
 	$(BIN)/mypy --strict
@@ -34,7 +34,8 @@ types: $(VENV)/.installed-test
 # The core tests run twice: with the layout this build picks, and with the
 # free-threaded layout (one dict per shard) forced, so both read paths are tested.
 LAYOUT_TESTS := tests --ignore=tests/seed --ignore=tests/test_bench_smoke.py \
-	--ignore=tests/test_exports.py --ignore=tests/test_readme.py --ignore=tests/typing
+	--ignore=tests/test_exports.py --ignore=tests/test_readme.py --ignore=tests/typing \
+	--ignore=tests/test_example_users_service.py --ignore=tests/test_asgi_servers.py
 pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests --ignore=tests/seed
 	SWEEPCACHE_TEST_LAYOUT=sharded $(BIN)/python -m pytest $(LAYOUT_TESTS) -q
@@ -50,8 +51,12 @@ bench-micro: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest bench/micro -p no:cacheprovider --benchmark-only -o addopts="" -o filterwarnings=""
 
 fmt: $(VENV)/.installed-test
-	$(BIN)/ruff format src tests bench docs
-	$(BIN)/ruff check --fix src tests bench docs
+	$(BIN)/ruff format src tests bench docs examples
+	$(BIN)/ruff check --fix src tests bench docs examples
+
+# The example service (examples/users_service) on the local PostgreSQL, port 8000.
+example: $(VENV)/.installed-test
+	$(BIN)/python -m examples.users_service
 
 clean:
 	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis
