@@ -26,6 +26,7 @@ from . import (
     bench_stampede,
     bench_sweeper,
     bench_threads,
+    bench_web,
     report,
 )
 from ._harness import Config, Progress, Scale, machine
@@ -42,6 +43,7 @@ SUITES: dict[str, ModuleType] = {
         bench_threads,
         bench_sweeper,
         bench_memory,
+        bench_web,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

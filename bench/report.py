@@ -213,6 +213,12 @@ def _churn(result: dict[str, Any]) -> Table:
     return headers, rows
 
 
+def _web(result: dict[str, Any]) -> Table:
+    from .bench_web import table  # the suite draws its own table and plot
+
+    return table(result)
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "hotpath": _hotpath,
     "contention": _contention,
@@ -220,6 +226,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "threads": _threads,
     "sweeper": _sweeper,
     "memory": _memory,
+    "web": _web,
 }
 
 
@@ -530,6 +537,12 @@ def _plot_memory(pyplot: Any, result: dict[str, Any]) -> Any:
     return figure
 
 
+def _plot_web(pyplot: Any, result: dict[str, Any]) -> Any:
+    from .bench_web import plot
+
+    return plot(pyplot, result)
+
+
 PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "hotpath": _plot_hotpath,
     "contention": _plot_contention,
@@ -537,6 +550,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "threads": _plot_threads,
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
+    "web": _plot_web,
 }
 
 

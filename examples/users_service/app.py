@@ -66,11 +66,6 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         app = FastAPI(title="users service (no cache)")
     app.state.repository = UserRepository(database, caches)
     app.state.metrics = Metrics(database, *(caches.all() if caches else ()))
-    list_headers = (
-        {"Cache-Control": f"max-age={settings.list_ttl}", "Cache-Tag": "users"}
-        if settings.cache
-        else {}
-    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:
@@ -83,8 +78,14 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> list[User]:
-        response.headers.update(list_headers)
-        return await users.list(offset, limit)
+        page = await users.list(offset, limit)
+        if settings.cache:
+            # Stored for list_ttl seconds; dropped when one of its users changes
+            # (user:<id>) or when users come or go (users).
+            response.headers["Cache-Control"] = f"max-age={settings.list_ttl}"
+            tags = ["users", *(f"user:{user.id}" for user in page)]
+            response.headers["Cache-Tag"] = ",".join(tags)
+        return page
 
     @app.post("/users", status_code=201)
     async def create_user(new: NewUser, users: Users) -> User:

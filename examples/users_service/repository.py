@@ -67,8 +67,10 @@ def _email_tags(email: str, user: User | None) -> tuple[Hashable, ...]:
 class UserCaches:
     """Every cache holding user data: the repository's three, and the HTTP responses.
 
-    Statistics are on, for ``/metrics``. The response cache stores the user
-    list, tagged ``users``; every write invalidates that tag too.
+    Statistics are on, for ``/metrics``. The response cache stores pages of
+    the user list, each tagged ``users`` and ``user:<id>`` for every user on
+    it: an update drops the pages showing that user, a creation or a
+    deletion (which move every later user) all pages.
     """
 
     def __init__(self, ttl: float, responses: Cache[ResponseKey, CachedResponse]) -> None:
@@ -206,9 +208,7 @@ class UserRepository:
                 row.version += 1
         except IntegrityError:
             raise EmailTaken(email or "") from None
-        await self._invalidate(
-            f"user:{user_id}", f"email:{old_email}", f"email:{row.email}", "users"
-        )
+        await self._invalidate(f"user:{user_id}", f"email:{old_email}", f"email:{row.email}")
         return _user(row)
 
     async def delete(self, user_id: int) -> bool:
