@@ -139,6 +139,10 @@ nitpick_ignore = [
     # reclaimed, by reclaimer: ...") as a type; the docs branch fixes it properly.
     ("py:class", "Expired entries reclaimed"),
     ("py:class", "by reclaimer"),
+    # Third-party classes in the web integrations' signatures: no offline inventory.
+    ("py:class", "starlette.requests.HTTPConnection"),
+    ("py:class", "starlette.applications.Starlette"),
+    ("py:class", "fastapi_cache.types.Backend"),
     # ``float | None | DEFAULT_TTL``, a private alias for the ``ttl`` parameters;
     # api.md and each docstring say what the values mean.
     ("py:class", "TTLArg"),
@@ -156,6 +160,9 @@ TYPE_CHECKING_NAMES = {
     "TaskGroup": "anyio.abc.TaskGroup",
     "TaskStatus": "anyio.abc.TaskStatus",
     "TracebackType": "types.TracebackType",
+    "AbstractAsyncContextManager": "contextlib.AbstractAsyncContextManager",
+    "Collection": "collections.abc.Collection",
+    "Hashable": "collections.abc.Hashable",
 }
 
 

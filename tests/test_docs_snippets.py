@@ -94,6 +94,71 @@ def test_trio_hypercorn_app_through_asgi() -> None:
     assert second.headers["x-cache"] == "HIT"
 
 
+async def test_lifespan_compose() -> None:
+    module = snippet("lifespan_compose")
+    async with module.app.router.lifespan_context(module.app) as state:
+        assert state == {"database": module.database}
+        assert module.database.connected
+        assert module.app.state.sessions is module.sessions
+    assert not module.database.connected
+    async with module.other_app.router.lifespan_context(module.other_app):
+        assert module.database.connected
+    assert not module.database.connected
+
+
+async def test_fastapi_cache2_switch() -> None:
+    from fastapi_cache import FastAPICache
+
+    module = snippet("fastapi_cache2_switch")
+    module.setup()
+    try:
+        async with client_of(module.app) as client:
+            first = await client.get("/users/1")
+            second = await client.get("/users/1")
+            assert [first.headers["x-fastapi-cache"], second.headers["x-fastapi-cache"]] == [
+                "MISS",
+                "HIT",
+            ]
+            assert await module.forget_users() == 1
+            assert (await client.get("/users/1")).headers["x-fastapi-cache"] == "MISS"
+    finally:
+        FastAPICache.reset()
+
+
+async def test_user_key_signed(clock: Any) -> None:
+    from sweepcache import Cache
+    from sweepcache.asgi import CachedResponse, CacheMiddleware, ResponseKey
+
+    module = snippet("user_key_signed")
+    calls: list[str] = []
+
+    async def page(scope: Any, receive: Any, send: Any) -> None:
+        user = module.user_of(scope) or "nobody"
+        calls.append(user)
+        headers = [(b"cache-control", b"private, max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": f"page of {user}".encode()})
+
+    responses = Cache[ResponseKey, CachedResponse](clock=clock)
+    app = CacheMiddleware(page, cache=responses, user_key=module.user_of, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def get(cookie: str) -> httpx.Response:
+            return await client.get("/me", headers={"cookie": cookie})
+
+        ada = [await get(f"session={module.sign('ada')}") for _ in range(2)]
+        forged = await get("session=ada.0000")
+        other_session = await get(f"theme=dark; session={module.sign('ada')}")
+        bob = await get(f"session={module.sign('bob')}")
+    assert [r.text for r in ada] == ["page of ada", "page of ada"]
+    assert ada[1].headers["x-cache"] == "HIT"
+    assert (forged.text, forged.headers["x-cache"]) == ("page of nobody", "MISS")
+    assert other_session.headers["x-cache"] == "HIT"  # same user, other cookies
+    assert bob.text == "page of bob"
+    assert calls == ["ada", "nobody", "bob"]
+
+
 async def test_testing_override() -> None:
     module = snippet("testing_override")
     await module.test_the_item_is_reloaded_after_its_ttl()

@@ -24,10 +24,29 @@ from ._middleware import ResponseKey as ResponseKey
 from ._middleware import credentials_key as credentials_key
 from ._middleware import url_tag as url_tag
 from ._response import CachedResponse as CachedResponse
+from ._types import ASGIApp as ASGIApp
+from ._types import Message as Message
+from ._types import Receive as Receive
+from ._types import Scope as Scope
+from ._types import Send as Send
 
-__all__ = ("CacheMiddleware", "CachedResponse", "ResponseKey", "credentials_key", "url_tag")
+__all__ = (
+    "ASGIApp",
+    "CacheMiddleware",
+    "CachedResponse",
+    "Message",
+    "Receive",
+    "ResponseKey",
+    "Scope",
+    "Send",
+    "credentials_key",
+    "url_tag",
+)
 
 CacheMiddleware.__module__ = __name__
 CachedResponse.__module__ = __name__
 credentials_key.__module__ = __name__
 url_tag.__module__ = __name__
+for _protocol in (ASGIApp, Receive, Send):
+    _protocol.__module__ = __name__
+del _protocol

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup, TaskStatus
 
-AppT = TypeVar("AppT", bound=Starlette)
+_AppT = TypeVar("_AppT", bound=Starlette)
 
 
 @runtime_checkable
@@ -145,20 +145,21 @@ class running:
 @overload
 def lifespan(
     *caches: Background,
-    wraps: Callable[[AppT], AbstractAsyncContextManager[None]] | None = None,
+    wraps: Callable[[_AppT], AbstractAsyncContextManager[None]] | None = None,
     **named: Background,
-) -> Callable[[AppT], AbstractAsyncContextManager[None]]: ...
+) -> Callable[[_AppT], AbstractAsyncContextManager[None]]: ...
 @overload
 def lifespan(
     *caches: Background,
-    wraps: Callable[[AppT], AbstractAsyncContextManager[Mapping[str, object]]],
+    wraps: Callable[[_AppT], AbstractAsyncContextManager[Mapping[str, object]]],
     **named: Background,
-) -> Callable[[AppT], AbstractAsyncContextManager[Mapping[str, object]]]: ...
+) -> Callable[[_AppT], AbstractAsyncContextManager[Mapping[str, object]]]: ...
 def lifespan(
     *caches: Background,
-    wraps: Callable[[AppT], AbstractAsyncContextManager[Mapping[str, object] | None]] | None = None,
+    wraps: Callable[[_AppT], AbstractAsyncContextManager[Mapping[str, object] | None]]
+    | None = None,
     **named: Background,
-) -> Callable[[AppT], AbstractAsyncContextManager[Mapping[str, object] | None]]:
+) -> Callable[[_AppT], AbstractAsyncContextManager[Mapping[str, object] | None]]:
     """A lifespan for a FastAPI or Starlette app that runs the caches' background tasks.
 
     The caches run (as in :func:`running`) from startup to shutdown. Those
@@ -193,7 +194,7 @@ def lifespan(
         raise TypeError(f"wraps must be a lifespan (a callable of the app), got {wraps!r}")
 
     @asynccontextmanager
-    async def run(app: AppT) -> AsyncIterator[Mapping[str, object] | None]:
+    async def run(app: _AppT) -> AsyncIterator[Mapping[str, object] | None]:
         state = app.state
         async with running(*everything):
             for name, item in named.items():
