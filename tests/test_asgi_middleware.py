@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx
 import pytest
 
 from asgi_origin import Origin, cached_client
@@ -19,8 +20,6 @@ from sweepcache import Cache
 from sweepcache.asgi import CachedResponse, CacheMiddleware, ResponseKey, credentials_key, url_tag
 
 if TYPE_CHECKING:
-    import httpx
-
     from sweepcache.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -722,3 +721,61 @@ async def test_adversarial_headers_do_not_break_the_middleware(
     assert first.text == second.text
     assert stored.ttl == 30.0
     assert stored.vary == ("accept",)
+
+
+async def test_an_entry_gone_between_the_check_and_the_load_is_loaded_inline(
+    origin: Origin, clock: FakeClock
+) -> None:
+    """The hit path skips the task group; if the entry vanishes in that instant, it still works.
+
+    Only another thread can remove the entry between ``key in cache`` and
+    ``get_or_load``; here the cache's clock jumps past its expiry between them.
+    """
+
+    class Jumping:
+        def __init__(self) -> None:
+            self.now = 0.0
+            self.script: list[float] = []
+
+        def __call__(self) -> float:
+            return self.script.pop(0) if self.script else self.now
+
+    cache_clock = Jumping()
+    responses = Cache[ResponseKey, CachedResponse](clock=cache_clock)
+    app = CacheMiddleware(origin, cache=responses, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = await client.get("/a")
+        cache_clock.now = 61.0  # expired for the cache...
+        cache_clock.script = [59.0]  # ...but not for the `in` check just before
+        clock.advance(61)
+        second = await client.get("/a")
+        third = await client.get("/a")
+    assert (first.text, second.text, third.text) == ("/a #1", "/a #2", "/a #2")
+    assert (second.headers["x-cache"], third.headers["x-cache"]) == ("MISS", "HIT")
+
+
+async def test_a_request_joining_a_load_after_an_invalidation_gets_fresh_data(
+    origin: Origin, clock: FakeClock
+) -> None:
+    """A load that read before a write must not answer a request that came after the write."""
+    gate = anyio.Event()
+    started = anyio.Event()
+    tagged = (("cache-control", "max-age=60"), ("cache-tag", "users"))
+    origin.route("/users", headers=tagged, gate=gate, started=started)
+    async with cached_client(origin, clock) as (client, responses):
+        results: dict[str, httpx.Response] = {}
+
+        async def fetch(name: str) -> None:
+            results[name] = await client.get("/users")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch, "before")
+            await started.wait()  # it read the old data and is held back
+            await responses.invalidate_tags("users")  # a write committed, then invalidated
+            origin.route("/users", headers=tagged)  # later calls answer at once
+            tg.start_soon(fetch, "after")  # arrives after the write: joins the open load
+            await anyio.wait_all_tasks_blocked()
+            gate.set()
+    assert results["before"].text == "/users #1"
+    assert results["after"].text == "/users #2"

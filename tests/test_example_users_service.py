@@ -160,17 +160,17 @@ async def test_concurrent_readers_never_see_an_older_version(database: Database)
 
         async def writer() -> None:
             nonlocal committed
-            for round_ in range(2, 17):
+            for round_ in range(2, 27):
                 response = await client.patch("/users/9", json={"name": f"Nine v{round_}"})
                 committed = response.json()["version"]
                 await anyio.lowlevel.checkpoint()  # let readers in between writes
             done.set()
 
         async with anyio.create_task_group() as tg:
-            for offset in range(4):
-                tg.start_soon(reader, offset)
+            for offset in range(8):
+                tg.start_soon(reader, offset % len(paths))
             tg.start_soon(writer)
-    assert committed == 16
+    assert committed == 26
     assert reads > 30
     assert violations == []
 

@@ -4,9 +4,10 @@ The seed service cached a user under ``user:id:<id>`` and ``user:email:<email>``
 and its profile under ``user:profile:<id>``, then invalidated by re-deriving
 every key after an update, from the *new* e-mail, so the entry under the old
 e-mail kept answering with the old user. Here every entry about user 7 carries
-the tag ``user:7`` (and every e-mail lookup ``email:<address>``, found or
-not), so one ``invalidate_tags`` call per cache drops them all, whatever keys
-they live under, including lookups that are still loading.
+the tag ``user:7`` (an e-mail lookup, found or not, carries
+``email:<address>``, and every write invalidates the tags of the addresses
+it touches, old and new), so one ``invalidate_tags`` call per cache drops
+them all, whatever keys they live under, including lookups still loading.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from sweepcache import Cache
 from .db import ProfileRow, UserRow
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
-
     from sweepcache.asgi import CachedResponse, ResponseKey
 
     from .db import Database
@@ -56,12 +55,6 @@ class EmailTaken(Exception):
 
 def _user(row: UserRow) -> User:
     return User(id=row.id, email=row.email, name=row.name, version=row.version)
-
-
-def _email_tags(email: str, user: User | None) -> tuple[Hashable, ...]:
-    if user is None:  # a negative entry: gone when a user takes the address
-        return (f"email:{email}",)
-    return (f"email:{email}", f"user:{user.id}")
 
 
 class UserCaches:
@@ -111,9 +104,11 @@ class UserRepository:
         load = functools.partial(self._load_by_email, email)
         if self._caches is None:
             return await load()
-        return await self._caches.by_email.get_or_load(
-            email, load, tags=functools.partial(_email_tags, email)
-        )
+        # Tagged with the address only: every write that can change what an
+        # address resolves to (create, update, delete) invalidates the
+        # address's tag, old and new. Fixed tags, known before the load, also
+        # let an invalidation detach a load in flight from later callers.
+        return await self._caches.by_email.get_or_load(email, load, tags=(f"email:{email}",))
 
     async def get_profile(self, user_id: int) -> Profile | None:
         load = functools.partial(self._load_profile, user_id)
