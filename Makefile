@@ -10,7 +10,7 @@ BIN        := $(VENV)/bin
 BENCH_BIN  := $(BENCH_VENV)/bin
 QUICK      ?=
 
-.PHONY: test lint types pytest docs bench bench-ft bench-render bench-micro reliability fmt clean
+.PHONY: test lint types pytest docs bench bench-ft bench-render bench-micro reliability fmt clean example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ $(BENCH_VENV)/.installed-bench: pyproject.toml | $(BENCH_BIN)/python
 test: lint types pytest docs
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench docs
-	$(BIN)/ruff format --check src tests bench docs
+	$(BIN)/ruff check src tests bench docs examples
+	$(BIN)/ruff format --check src tests bench docs examples
 
 types: $(VENV)/.installed-test
 	$(BIN)/mypy --strict
@@ -44,7 +44,8 @@ types: $(VENV)/.installed-test
 # The core tests run twice: with the layout this build picks, and with the
 # free-threaded layout (one dict per shard) forced, so both read paths are tested.
 LAYOUT_TESTS := tests --ignore=tests/seed --ignore=tests/test_bench_smoke.py \
-	--ignore=tests/test_exports.py --ignore=tests/test_doc_snippets.py --ignore=tests/typing
+	--ignore=tests/test_exports.py --ignore=tests/test_doc_snippets.py --ignore=tests/typing \
+	--ignore=tests/test_example_users_service.py --ignore=tests/test_asgi_servers.py
 pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests --ignore=tests/seed
 	SWEEPCACHE_TEST_LAYOUT=sharded $(BIN)/python -m pytest $(LAYOUT_TESTS) -q
@@ -94,8 +95,12 @@ reliability: $(VENV)/.installed-test
 	tests/test_model.py tests/test_model_features.py tests/test_model_loading.py tests/reliability
 
 fmt: $(VENV)/.installed-test
-	$(BIN)/ruff format src tests bench docs
-	$(BIN)/ruff check --fix src tests bench docs
+	$(BIN)/ruff format src tests bench docs examples
+	$(BIN)/ruff check --fix src tests bench docs examples
+
+# The example service (examples/users_service) on the local PostgreSQL, port 8000.
+example: $(VENV)/.installed-test
+	$(BIN)/python -m examples.users_service
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(FT_VENV) docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -33,6 +33,7 @@ from . import (
     bench_sweeper,
     bench_threads,
     bench_tiered,
+    bench_web,
     report,
 )
 from ._harness import Config, Progress, Scale, machine
@@ -51,6 +52,7 @@ SUITES: dict[str, ModuleType] = {
         bench_stalls,
         bench_memory,
         bench_tiered,
+        bench_web,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

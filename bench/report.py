@@ -228,6 +228,12 @@ def _churn(result: dict[str, Any]) -> Table:
     return headers, rows
 
 
+def _web(result: dict[str, Any]) -> Table:
+    from .bench_web import table  # the suite draws its own table and plot
+
+    return table(result)
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "hotpath": _hotpath,
     "contention": _contention,
@@ -237,6 +243,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "memory": _memory,
     "tiered": bench_tiered.table,
     "stalls": bench_stalls.table,
+    "web": _web,
 }
 
 
@@ -888,6 +895,12 @@ def _plot_memory(pyplot: Any, result: dict[str, Any]) -> Any:
     return figure
 
 
+def _plot_web(pyplot: Any, result: dict[str, Any]) -> Any:
+    from .bench_web import plot
+
+    return plot(pyplot, result)
+
+
 PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "hotpath": _plot_hotpath,
     "contention": _plot_contention,
@@ -897,6 +910,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "memory": _plot_memory,
     "tiered": bench_tiered.plot,
     "stalls": bench_stalls.plot,
+    "web": _plot_web,
 }
 
 

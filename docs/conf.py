@@ -156,6 +156,12 @@ nitpick_ignore_regex = [
     ("py:class", r"P2?\.(args|kwargs)"),
     ("py:obj", r"typing\.~P2?"),
 ]
+nitpick_ignore += [
+    # Third-party classes in the web integrations' signatures: no offline inventory.
+    ("py:class", "starlette.requests.HTTPConnection"),
+    ("py:class", "starlette.applications.Starlette"),
+    ("py:class", "fastapi_cache.types.Backend"),
+]
 
 #: Names that the source imports only under ``if TYPE_CHECKING:``. autodoc
 #: cannot evaluate them, so signatures show the bare name; link each to its
@@ -172,6 +178,9 @@ TYPE_CHECKING_NAMES = {
     "TaskGroup": "anyio.abc.TaskGroup",
     "TaskStatus": "anyio.abc.TaskStatus",
     "TracebackType": "types.TracebackType",
+    "AbstractAsyncContextManager": "contextlib.AbstractAsyncContextManager",
+    "Collection": "collections.abc.Collection",
+    "Hashable": "collections.abc.Hashable",
 }
 
 

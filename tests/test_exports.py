@@ -42,8 +42,9 @@ PUBLIC_MODULES: Final = (
     "sweepcache.metrics",
     "sweepcache.metrics.prometheus",
     "sweepcache.metrics.otel",
+    "sweepcache.asgi",
+    "sweepcache.fastapi",
 )
-API_PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 #: Names that must be found, so that a broken discovery cannot pass vacuously.
 KNOWN: Final = {
@@ -54,6 +55,8 @@ KNOWN: Final = {
     "sweepcache.metrics": {"METRICS", "Metric", "StatsSource"},
     "sweepcache.metrics.prometheus": {"CacheCollector"},
     "sweepcache.metrics.otel": {"CacheInstruments"},
+    "sweepcache.asgi": {"CacheMiddleware", "CachedResponse", "ResponseKey"},
+    "sweepcache.fastapi": {"CacheDependency", "FastAPICacheBackend", "lifespan", "running"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Runnable examples of sweepcache in real services (see each one's README)."""
