@@ -166,7 +166,7 @@ def contenders(shard_counts: list[int]) -> list[tuple[str, str, Any]]:
         (f"sweepcache shards={shards}", "sweepcache", lambda s=shards: _sweepcache(s))
         for shards in shard_counts
     ]
-    found.append(("dict + one Lock", "baseline", lambda: _plain(LockedDict())))
+    found.append(("naive: dict + one Lock", "baseline", lambda: _plain(LockedDict())))
     peers = {
         "cachetools TTLCache + Lock": (
             "cachetools",

@@ -732,9 +732,6 @@ def _plot_threads(pyplot: Any, result: dict[str, Any]) -> Any:
     key_modes = list(dict.fromkeys(row["keys"] for row in result["rows"]))
     mixes = list(dict.fromkeys(row["mix"] for row in result["rows"]))
     names = list(dict.fromkeys(row["contender"] for row in _ok(result["rows"])))
-    # One fixed colour per contender, the same in every panel.
-    palette = pyplot.get_cmap("tab10")
-    colours = {name: palette(index % 10) for index, name in enumerate(names)}
     figure, axes = pyplot.subplots(
         len(key_modes),
         len(mixes),
@@ -756,11 +753,9 @@ def _plot_threads(pyplot: Any, result: dict[str, Any]) -> Any:
                         [(s["median"] - s["min"]) / 1e3 for s in stats],
                         [(s["max"] - s["median"]) / 1e3 for s in stats],
                     ],
-                    marker="o",
-                    color=colours[row["contender"]],
                     label=row["contender"],
                     capsize=3,
-                    linestyle="--" if row["role"] in ("floor", "baseline") else "-",
+                    **_line_style(row["contender"]),
                 )
             axis.set_xticks(counts)
             axis.set_xticklabels([str(n) for n in counts])
@@ -771,10 +766,10 @@ def _plot_threads(pyplot: Any, result: dict[str, Any]) -> Any:
                 axis.set_ylabel("k ops/s (median, min-max)")
             if r == len(key_modes) - 1:
                 axis.set_xlabel("threads")
-    handles = [pyplot.Line2D([], [], color=colours[name], marker="o", label=name) for name in names]
+    handles = [pyplot.Line2D([], [], label=name, **_line_style(name)) for name in names]
     figure.legend(handles=handles, loc="lower center", ncol=min(4, len(names)), fontsize="small")
     figure.suptitle(result["title"])
-    figure.tight_layout(rect=(0, 0.12, 1, 0.96))
+    figure.tight_layout(rect=(0, 0.14, 1, 0.96))
     return figure
 
 

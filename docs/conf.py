@@ -148,15 +148,12 @@ nitpick_ignore_regex = [
     ("py:class", r"prometheus_client\..*"),
     # A dataclass field's ``Mapping[str, int]``, split at its comma by autodoc.
     ("py:class", r"(collections\.abc\.)?Mapping\[str"),
-    # Core names not exported yet (the API page of the core documents them
-    # once they are); drop these two when it does.
-    ("py:class", r"(sweepcache\.)?(RemovalCause|CacheStats)"),
     # ``*args: P.args, **kwargs: P.kwargs`` of ParamSpec ``P``, and the way Sphinx
     # spells a ParamSpec inside ``Callable[P, ...]`` (``typing.~P``).
     ("py:class", r"P2?\.(args|kwargs)"),
     ("py:obj", r"typing\.~P2?"),
 ]
-nitpick_ignore += [
+nitpick_ignore = [
     # Third-party classes in the web integrations' signatures: no offline inventory.
     ("py:class", "starlette.requests.HTTPConnection"),
     ("py:class", "starlette.applications.Starlette"),
@@ -180,7 +177,6 @@ TYPE_CHECKING_NAMES = {
     "TracebackType": "types.TracebackType",
     "AbstractAsyncContextManager": "contextlib.AbstractAsyncContextManager",
     "Collection": "collections.abc.Collection",
-    "Hashable": "collections.abc.Hashable",
 }
 
 

@@ -45,6 +45,7 @@ PUBLIC_MODULES: Final = (
     "sweepcache.asgi",
     "sweepcache.fastapi",
 )
+API_PAGE: Final = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 #: Names that must be found, so that a broken discovery cannot pass vacuously.
 KNOWN: Final = {
