@@ -541,9 +541,23 @@ def _bench_substitutions() -> dict[str, str]:
             "hotpath_get_ratio",
             "hotpath_get_nowait_ratio",
             "bench_date",
+            *(
+                f"threads_{build}_{workload}"
+                for build in ("gil", "ft")
+                for workload in ("disjoint_90", "zipf_100", "zipf_90")
+            ),
         ),
         "n/a",
     )
+    # Two threads over one, sweepcache at 16 shards, per build and workload.
+    for stem, build in (("threads", "gil"), ("threads-ft", "ft")):
+        for key_mode, mix, workload in (
+            ("disjoint", "90/10", "disjoint_90"),
+            ("shared Zipf", "100/0", "zipf_100"),
+            ("shared Zipf", "90/10", "zipf_90"),
+        ):
+            for row in _rows(stem, keys=key_mode, mix=mix, contender="sweepcache shards=16"):
+                values[f"threads_{build}_{workload}"] = f"{row['speed-up 2']:.2f}x"
     sweeper = list(_rows("sweeper", role="sweepcache"))
     if sweeper:
         interval = (_bench_json("sweeper") or {})["parameters"]["sweep_interval_s"]

@@ -39,9 +39,9 @@ SLICE_KEYS: Final = 256
 #: Real time a pass works before it yields to the event loop. A quarter of a
 #: millisecond, because a task whose timer fires mid-pass may wait for a few
 #: slices (asyncio first runs what the previous loop iteration queued; trio
-#: shuffles each batch): the sweeper suite measured a longest stall of
-#: 1.8-2.4 ms with 0.5 ms slices and 1.0-1.2 ms with 0.25 ms, against a 2 ms
-#: target, at no cost in time to reclaim.
+#: shuffles each batch): with 0.5 ms slices the sweeper suite measured longest
+#: stalls of 1.8-2.4 ms, against a 2 ms target; 0.25 ms slices brought them
+#: down (see bench/results/sweeper.json) at no cost in time to reclaim.
 SLICE_SECONDS: Final = 0.00025
 #: Entries released between two looks at the clock.
 RELEASE_BATCH: Final = 8
