@@ -103,27 +103,38 @@ MAX_FREQUENCY: Final = 15
 #: million entries per shard.
 _HALVE: Final = bytes(i >> 1 for i in range(256))
 #: Sketch rows; each row has at least ``2 * capacity`` counters.
-_ROWS: Final = 4
+_ROWS: Final = 2
 _SKETCH_PER_ENTRY: Final = 8
+#: The sketch starts sized for this many entries and doubles as they come.
+_INITIAL_SKETCH: Final = 1024
 #: Mixing multiplier (Fibonacci hashing on the low 32 bits of the hash).
 _GOLDEN: Final = 0x9E3779B1
+_GOLDEN2: Final = 0x85EBCA6B
 _LOW32: Final = 0xFFFFFFFF
 #: Caffeine's constants: main share, protected share of main, climber.
 _MAIN_SHARE: Final = 0.99
 _PROTECTED_SHARE: Final = 0.8
 _SAMPLE_FACTOR: Final = 10
+_PERIOD_FACTOR: Final = 10
+#: At least this many requests per climber sample: the hit ratio of a
+#: sample of n requests is known to about 0.5 / sqrt(n), 0.7 points here.
+_PERIOD_MIN: Final = 5000
+#: A candidate seen only once is never admitted over a resident.
+_ADMIT_MIN: Final = 1
 _STEP_SHARE: Final = 0.0625
 _STEP_DECAY: Final = 0.98
 _RESTART_THRESHOLD: Final = 0.05
 #: Read counts are tallied in chunks of this many slots, one chunk every
 #: ``_TALLY_EVERY`` inserts.
 _CHUNK_BITS: Final = 6
+_CHUNK_MASK: Final = (1 << _CHUNK_BITS) - 1
 _TALLY_EVERY: Final = 32
 #: Entries a purge step looks at, and the visits one eviction may make
 #: before it stops giving second chances (so readers that keep hitting
 #: every entry cannot keep a writer looping).
 _PURGE_STEP: Final = 64
 _SECOND_CHANCES: Final = 64
+_DEMOTIONS: Final = 64
 
 _NO_VICTIMS: Final[Sequence[tuple[object, int]]] = ()
 
@@ -181,6 +192,7 @@ class EvictionPolicy(Generic[K]):
         "_sketch_entries",
         "_step",
         "_tally",
+        "_top_shift",
         "_tally_cursor",
         "_weights",
         "_window",
@@ -238,34 +250,39 @@ class EvictionPolicy(Generic[K]):
         self._sketch_entries = 0
         self._sketch = bytearray()
         self._mask = 0
+        self._top_shift = 0
         self._sample = 0
         self._period = 0
-        self._size_sketch(capacity if not weighted else min(capacity, 64))
+        self._size_sketch(min(capacity, _INITIAL_SKETCH))
 
     # -- the sketch ---------------------------------------------------------
 
     def _size_sketch(self, entries: int) -> None:
-        """(Re)allocate the sketch for ``entries`` resident entries; counts restart."""
+        """(Re)allocate the sketch for ``entries`` resident entries; counts restart.
+
+        The sketch grows with the entries (up to the capacity, or without
+        bound when weighted), as Caffeine's does, so a huge ``capacity``
+        costs nothing until entries arrive.
+        """
+        entries = max(entries, 1)
         width = 16
         while width * _ROWS < _SKETCH_PER_ENTRY * entries:
             width <<= 1
-        self._sketch_entries = max(entries, 1)
+        self._sketch_entries = entries
         self._sketch = bytearray(width * _ROWS)
         self._mask = width - 1
-        self._sample = _SAMPLE_FACTOR * self._sketch_entries
-        self._period = self._sample
+        self._top_shift = 32 - (width.bit_length() - 1)
+        self._sample = _SAMPLE_FACTOR * entries
+        self._period = max(_PERIOD_FACTOR * entries, _PERIOD_MIN)
 
     def frequency(self, hash_: int) -> int:
         """The sketch's estimate of how often a key with this hash was missed."""
         sketch = self._sketch
-        mask = self._mask
-        width = mask + 1
-        mixed = (hash_ & _LOW32) * _GOLDEN
+        low = hash_ & _LOW32
+        top_shift = self._top_shift
         return min(
-            sketch[mixed >> 32 & mask],
-            sketch[width + (mixed >> 20 & mask)],
-            sketch[2 * width + (mixed >> 8 & mask)],
-            sketch[3 * width + ((mixed >> 44 ^ mixed) & mask)],
+            sketch[(low * _GOLDEN & _LOW32) >> top_shift],
+            sketch[(low * _GOLDEN2 & _LOW32) >> top_shift | (self._mask + 1)],
         )
 
     def _age(self) -> None:
@@ -288,76 +305,83 @@ class EvictionPolicy(Generic[K]):
             ``(token, victims)``: the token to store in the entry, and the
             ``(key, token)`` pairs evicted to make room, in eviction order.
             ``key`` itself is among them when it alone outweighs the
-            capacity (it is then not resident).
+            capacity (it is then not resident: do not store it).
         """
-        counts = self.counts
+        # The hot path of a bounded cache's insert: attributes are read once
+        # into locals and the common case runs inline (the costs suite of
+        # bench/bench_eviction.py measures it).
         free = self._free
-        keys = self._keys
-        weights = self._weights
         if free:
             slot = free.pop()
-            token = slot << self._shift | self._shard
-            keys[slot] = key
-            if counts[token]:  # a stale read landed after the slot was freed
-                self._tally[slot >> _CHUNK_BITS] -= counts[token]
-                counts[token] = 0
+            self._keys[slot] = key
         else:
-            slot = len(keys)
-            token = slot << self._shift | self._shard
-            keys.append(key)
-            self._freq.append(0)
-            self._segment.append(WINDOW)
-            if weights is not None:
-                weights.append(0)
-            if not slot & ((1 << _CHUNK_BITS) - 1):
-                self._tally.append(0)
-            if len(counts) <= token:
-                counts.extend([0] * (token + 1 - len(counts)))
-            else:
-                counts[token] = 0
-            if slot >= self._sketch_entries and weights is not None:
-                self._size_sketch(2 * self._sketch_entries)
+            slot = self._new_slot(key)
+        token = slot << self._shift | self._shard
+        weights = self._weights
         if weights is None:
             weight = 1
         else:
             weights[slot] = weight
         self._segment[slot] = WINDOW
-        # Count the miss in the sketch (conservative update) and seed the
-        # entry's frequency with the estimate.
+        # Count the miss in the sketch (conservative update: only counters at
+        # the minimum rise) and seed the entry's frequency with the estimate.
+        # Two rows: the top bits of a Fibonacci hash, and bits 16 and up.
         sketch = self._sketch
-        mask = self._mask
-        width = mask + 1
-        mixed = (hash_ & _LOW32) * _GOLDEN
-        i0 = mixed >> 32 & mask
-        i1 = width + (mixed >> 20 & mask)
-        i2 = 2 * width + (mixed >> 8 & mask)
-        i3 = 3 * width + ((mixed >> 44 ^ mixed) & mask)
-        estimate = min(sketch[i0], sketch[i1], sketch[i2], sketch[i3])
+        low = hash_ & _LOW32
+        top_shift = self._top_shift
+        first = (low * _GOLDEN & _LOW32) >> top_shift
+        second = (low * _GOLDEN2 & _LOW32) >> top_shift | (self._mask + 1)
+        estimate = sketch[first]
+        other = sketch[second]
+        if other < estimate:
+            estimate = other
         if estimate < MAX_FREQUENCY:
             estimate += 1
-            if sketch[i0] < estimate:
-                sketch[i0] = estimate
-            if sketch[i1] < estimate:
-                sketch[i1] = estimate
-            if sketch[i2] < estimate:
-                sketch[i2] = estimate
-            if sketch[i3] < estimate:
-                sketch[i3] = estimate
+            if sketch[first] < estimate:
+                sketch[first] = estimate
+            if other < estimate:
+                sketch[second] = estimate
         self._freq[slot] = estimate
         self._window.append(token)
         self._window_weight += weight
         self.weight += weight
-        self._misses += 1
-        self._inserts += 1
-        if not self._inserts % _TALLY_EVERY:
+        misses = self._misses + 1
+        self._misses = misses
+        if not misses % _TALLY_EVERY:
             self._tally_step()
-        if weight > self.capacity:
-            return token, [(key, token), *self._evict_slot(slot, token)]
         if self.weight > self.capacity or self._window_weight > self._window_max:
+            if weight > self.capacity:
+                return token, [(key, token), *self._evict_slot(slot, token)]
             return token, self._make_room()
-        if self._dead > len(keys) >> 1:
+        if self._dead and self._dead > len(self._keys) >> 1:
             self._purge_step()
         return token, _NO_VICTIMS  # type: ignore[return-value]
+
+    def _new_slot(self, key: K) -> int:
+        """Append a slot for ``key``; grow ``counts`` and the sketch to cover it."""
+        keys = self._keys
+        slot = len(keys)
+        keys.append(key)
+        self._freq.append(0)
+        self._segment.append(WINDOW)
+        if self._weights is not None:
+            self._weights.append(0)
+        if not slot & _CHUNK_MASK:
+            self._tally.append(0)
+        token = slot << self._shift | self._shard
+        counts = self.counts
+        if len(counts) <= token:
+            # Cover this slot's whole chunk for every shard at once.
+            counts.extend([0] * ((((slot | _CHUNK_MASK) + 1) << self._shift) - len(counts)))
+        else:
+            counts[token] = 0  # stale, from before a clear()
+        entries = self._sketch_entries
+        if slot >= entries:
+            if self._weights is not None:
+                self._size_sketch(2 * entries)
+            elif entries < self.capacity:
+                self._size_sketch(min(2 * entries, self.capacity))
+        return slot
 
     def remove(self, token: Token) -> None:
         """Forget a resident entry that left the cache (delete, expiry, clear).
@@ -467,21 +491,30 @@ class EvictionPolicy(Generic[K]):
     def _make_room(self) -> list[tuple[K, Token]]:
         """Move window overflow to main through admission, then evict down to capacity."""
         victims: list[tuple[K, Token]] = []
-        capacity = self.capacity
-        weights = self._weights
-        segment = self._segment
-        freq = self._freq
         counts = self.counts
+        segment = self._segment
+        keys = self._keys
+        freq = self._freq
+        weights = self._weights
         shift = self._shift
+        window = self._window
+        probation = self._probation
+        free = self._free
+        capacity = self.capacity
         # At most two candidates per call: after the climber shrinks the
         # window, it drains by one entry per insert, never in one long pass.
         moves = 2
         while self._window_weight > self._window_max and moves:
             moves -= 1
-            candidate = self._pop_window()
-            if candidate < 0:
-                break
+            # The window's CLOCK victim; inline when the head is plain.
+            candidate = window.popleft()
             slot = candidate >> shift
+            if counts[candidate] or segment[slot] != WINDOW:
+                window.appendleft(candidate)
+                candidate = self._pop_window()
+                if candidate < 0:
+                    break
+                slot = candidate >> shift
             weight = 1 if weights is None else weights[slot]
             self._window_weight -= weight
             if not weight:
@@ -489,26 +522,55 @@ class EvictionPolicy(Generic[K]):
                 continue
             if self.weight <= capacity:
                 segment[slot] = PROBATION
-                self._probation.append(candidate)
+                probation.append(candidate)
                 continue
-            victim = self._main_victim()
+            # Main's victim: probation's head, unless it needs a closer look.
+            if probation:
+                victim = probation[0]
+                victim_slot = victim >> shift
+                if (
+                    counts[victim]
+                    or segment[victim_slot] != PROBATION
+                    or (weights is not None and not weights[victim_slot])
+                ):
+                    victim = self._main_victim()
+                    victim_slot = victim >> shift
+            else:
+                victim = self._main_victim()
+                victim_slot = victim >> shift
             if victim < 0:
                 segment[slot] = PROBATION
-                self._probation.append(candidate)
+                probation.append(candidate)
                 continue
-            victim_slot = victim >> shift
-            # TinyLFU admission: the candidate must be strictly more frequent.
-            if freq[slot] + counts[candidate] > freq[victim_slot] + counts[victim]:
+            # TinyLFU admission: the candidate must be strictly more frequent
+            # (and seen more than once).
+            candidate_frequency = freq[slot] + counts[candidate]
+            if (
+                candidate_frequency > freq[victim_slot] + counts[victim]
+                and candidate_frequency > _ADMIT_MIN
+            ):
+                probation.popleft()
                 segment[slot] = PROBATION
-                self._probation.append(candidate)
-                self._probation.popleft()
-                victims.append(self._evicted(victim_slot, victim))
+                probation.append(candidate)
+                loser = victim
+                slot = victim_slot
             else:
-                victims.append(self._evicted(slot, candidate))
+                loser = candidate
+            reads = counts[loser]
+            if reads:
+                counts[loser] = 0
+                self._tally[slot >> _CHUNK_BITS] -= reads
+            victims.append((keys[slot], loser))  # type: ignore[arg-type]
+            keys[slot] = None
+            segment[slot] = FREE
+            free.append(slot)
+            self.weight -= 1 if weights is None else weights[slot]
+        if self._protected_weight > self._protected_max:
+            self._demote()  # after the climber shrank protected
         while self.weight > capacity:
             victim = self._main_victim()
             if victim >= 0:
-                self._probation.popleft()
+                probation.popleft()
                 victims.append(self._evicted(victim >> shift, victim))
                 continue
             candidate = self._pop_window()  # main is empty
@@ -590,14 +652,20 @@ class EvictionPolicy(Generic[K]):
             demoted = True
 
     def _demote(self, *, force: bool = False) -> None:
-        """Move protected's CLOCK victims to probation until protected fits its budget."""
+        """Move protected's CLOCK victims to probation until protected fits its budget.
+
+        Moves at most a few entries per call: when the climber shrinks
+        protected by thousands of entries, it drains over many inserts.
+        """
         protected = self._protected
         counts = self.counts
         segment = self._segment
         weights = self._weights
         shift = self._shift
         chances = _SECOND_CHANCES
-        while protected and (force or self._protected_weight > self._protected_max):
+        moves = _DEMOTIONS
+        while protected and moves and (force or self._protected_weight > self._protected_max):
+            moves -= 1
             token = protected.popleft()
             slot = token >> shift
             if segment[slot] == DEAD:
