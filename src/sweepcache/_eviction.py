@@ -173,7 +173,6 @@ class EvictionPolicy(Generic[K]):
         "_free",
         "_freq",
         "_hits",
-        "_inserts",
         "_keys",
         "_mask",
         "_misses",
@@ -183,6 +182,7 @@ class EvictionPolicy(Generic[K]):
         "_protected",
         "_protected_max",
         "_protected_weight",
+        "_purge_cursor",
         "_requests_since_reset",
         "_sample",
         "_segment",
@@ -192,8 +192,8 @@ class EvictionPolicy(Generic[K]):
         "_sketch_entries",
         "_step",
         "_tally",
-        "_top_shift",
         "_tally_cursor",
+        "_top_shift",
         "_weights",
         "_window",
         "_window_max",
@@ -232,6 +232,7 @@ class EvictionPolicy(Generic[K]):
         self._weights: list[int] | None = [] if weighted else None
         self._free: list[int] = []
         self._dead = 0
+        self._purge_cursor = 0
         self._window: deque[int] = deque()
         self._probation: deque[int] = deque()
         self._protected: deque[int] = deque()
@@ -241,7 +242,6 @@ class EvictionPolicy(Generic[K]):
         self._protected_max = int(_PROTECTED_SHARE * (capacity - self._window_max))
         self._tally: list[int] = []
         self._tally_cursor = 0
-        self._inserts = 0
         self._hits = 0
         self._misses = 0
         self._previous_hit_rate = 0.0
@@ -349,12 +349,12 @@ class EvictionPolicy(Generic[K]):
         self._misses = misses
         if not misses % _TALLY_EVERY:
             self._tally_step()
+        if self._dead and self._dead > len(self._keys) >> 1:
+            self._purge_step()
         if self.weight > self.capacity or self._window_weight > self._window_max:
             if weight > self.capacity:
                 return token, [(key, token), *self._evict_slot(slot, token)]
             return token, self._make_room()
-        if self._dead and self._dead > len(self._keys) >> 1:
-            self._purge_step()
         return token, _NO_VICTIMS  # type: ignore[return-value]
 
     def _new_slot(self, key: K) -> int:
@@ -641,21 +641,21 @@ class EvictionPolicy(Generic[K]):
                     protected.append(token)
                     self._protected_weight += 1 if weights is None else weights[slot]
                     if self._protected_weight > self._protected_max:
-                        self._demote()
+                        self._demote(2)
                     continue
                 return token
             if demoted or not protected:
                 return -1
             # Probation is empty: demote protected's head to it (Caffeine
             # evicts from protected, then the window, when probation is empty).
-            self._demote(force=True)
+            self._demote(1, force=True)
             demoted = True
 
-    def _demote(self, *, force: bool = False) -> None:
+    def _demote(self, moves: int = _DEMOTIONS, *, force: bool = False) -> None:
         """Move protected's CLOCK victims to probation until protected fits its budget.
 
-        Moves at most a few entries per call: when the climber shrinks
-        protected by thousands of entries, it drains over many inserts.
+        Moves at most ``moves`` entries: when the climber shrinks protected
+        by thousands of entries, it drains over many inserts.
         """
         protected = self._protected
         counts = self.counts
@@ -663,9 +663,7 @@ class EvictionPolicy(Generic[K]):
         weights = self._weights
         shift = self._shift
         chances = _SECOND_CHANCES
-        moves = _DEMOTIONS
         while protected and moves and (force or self._protected_weight > self._protected_max):
-            moves -= 1
             token = protected.popleft()
             slot = token >> shift
             if segment[slot] == DEAD:
@@ -682,6 +680,7 @@ class EvictionPolicy(Generic[K]):
             segment[slot] = PROBATION
             self._probation.append(token)
             self._protected_weight -= 1 if weights is None else weights[slot]
+            moves -= 1
             if force:
                 return
 
@@ -733,7 +732,7 @@ class EvictionPolicy(Generic[K]):
         counts[token] = 0
         self._tally[slot >> _CHUNK_BITS] -= reads  # the tally counts every read once
         frequency = self._freq[slot] + reads
-        self._freq[slot] = frequency if frequency < MAX_FREQUENCY else MAX_FREQUENCY
+        self._freq[slot] = min(MAX_FREQUENCY, frequency)
 
     def _drop_count(self, slot: int, token: Token) -> None:
         counts = self.counts
@@ -743,7 +742,7 @@ class EvictionPolicy(Generic[K]):
             self._tally[slot >> _CHUNK_BITS] -= reads
 
     def _purge_step(self) -> None:
-        """Drop dead entries from the front of the queues (bounded work).
+        """Drop dead entries from the front of one queue (bounded work), round robin.
 
         Rotating live entries to the back perturbs their order, but this
         runs only when more than half the slots are dead, i.e. after mass
@@ -751,18 +750,15 @@ class EvictionPolicy(Generic[K]):
         """
         segment = self._segment
         shift = self._shift
-        budget = _PURGE_STEP
-        for queue in (self._window, self._probation, self._protected):
-            for _ in range(min(budget, len(queue))):
-                token = queue.popleft()
-                slot = token >> shift
-                if segment[slot] == DEAD:
-                    self._recycle(slot)
-                else:
-                    queue.append(token)
-                budget -= 1
-            if not budget:
-                return
+        self._purge_cursor = cursor = (self._purge_cursor + 1) % 3
+        queue = (self._window, self._probation, self._protected)[cursor]
+        for _ in range(min(_PURGE_STEP, len(queue))):
+            token = queue.popleft()
+            slot = token >> shift
+            if segment[slot] == DEAD:
+                self._recycle(slot)
+            else:
+                queue.append(token)
 
     # -- adaptation -----------------------------------------------------------
 
@@ -777,7 +773,7 @@ class EvictionPolicy(Generic[K]):
         first = chunk << _CHUNK_BITS
         start = first << shift | self._shard
         stop = (first + (1 << _CHUNK_BITS)) << shift
-        reads = sum(self.counts[start:stop : 1 << shift])
+        reads = sum(self.counts[start : stop : 1 << shift])
         new_hits = reads - tally[chunk]
         tally[chunk] = reads
         self._hits += new_hits
