@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import (
     bench_contention,
+    bench_eviction,
     bench_hotpath,
     bench_memory,
     bench_stampede,
@@ -42,6 +43,7 @@ SUITES: dict[str, ModuleType] = {
         bench_threads,
         bench_sweeper,
         bench_memory,
+        bench_eviction,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

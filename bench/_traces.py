@@ -138,14 +138,17 @@ def adaptivity(length: int, capacity: int) -> list[int]:
     return first + looping + second
 
 
+def _zipf_builder(alpha: float) -> Callable[[int, int, int], list[int]]:
+    def build(universe: int, length: int, _capacity: int) -> list[int]:
+        return zipf(universe, length, alpha)
+
+    return build
+
+
 def workloads() -> list[Workload]:
     """The suite's workloads, in table order."""
     found = [
-        Workload(
-            f"zipf {alpha}",
-            f"Zipf, alpha {alpha}",
-            lambda universe, length, _capacity, alpha=alpha: zipf(universe, length, alpha),
-        )
+        Workload(f"zipf {alpha}", f"Zipf, alpha {alpha}", _zipf_builder(alpha))
         for alpha in (0.6, 0.8, 1.0, 1.2)
     ]
     found += [

@@ -213,6 +213,68 @@ def _churn(result: dict[str, Any]) -> Table:
     return headers, rows
 
 
+def _percent(value: object) -> str:
+    return f"{value * 100:.1f}" if isinstance(value, float) else str(value)
+
+
+def _eviction(result: dict[str, Any]) -> Table:
+    names = result["contenders"]
+    headers = ["workload", "size", "entries", *names]
+    rows = [
+        [row["workload"], row["size"], f"{row['capacity']:,}"]
+        + [_percent(row["hit_ratio"][name]) for name in names]
+        for row in result["rows"]
+    ]
+    return headers, rows
+
+
+def _eviction_extra(result: dict[str, Any]) -> list[Table]:
+    """Throughput, the policy's costs and memory, and the sharding loss."""
+    throughput = result["throughput"]
+    ops_rows = [
+        [row["contender"], row["na"] if "na" in row else _num(row["ops_per_s"] / 1e3)]
+        for row in throughput["rows"]
+    ]
+    ops_header = (
+        f"contender ({throughput['workload']}, {throughput['capacity']:,} entries, "
+        f"{throughput['miss_ratio']:.0%} LRU misses)"
+    )
+    costs = [[name, _num(value)] for name, value in result["costs"].items()]
+    memory = result["memory"]
+    costs.append(
+        [
+            f"memory: policy state per entry ({memory['entries']:,} entries, tracemalloc)",
+            f"{memory['policy_B_per_entry']:.1f} B (+ {memory['entry_tuple_slot_B']:.0f} B "
+            "entry tuple slot)",
+        ]
+    )
+    shard_counts = [key for key in result["sharding"][0]["hit_ratio"] if key != "1"]
+    sharding = [
+        [
+            row["workload"],
+            row["size"],
+            f"{row['capacity']:,}",
+            _percent(row["hit_ratio"]["1"]),
+            *(f"{-row['loss_pp'][n]:+.1f} ({row['per_shard'][n]:,}/shard)" for n in shard_counts),
+        ]
+        for row in result["sharding"]
+    ]
+    return [
+        ([ops_header, "k ops/s"], ops_rows),
+        (["policy operation", "ns per call"], costs),
+        (
+            [
+                "workload",
+                "size",
+                "entries",
+                "1 shard %",
+                *(f"{n} shards, pp" for n in shard_counts),
+            ],
+            sharding,
+        ),
+    ]
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "hotpath": _hotpath,
     "contention": _contention,
@@ -220,6 +282,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "threads": _threads,
     "sweeper": _sweeper,
     "memory": _memory,
+    "eviction": _eviction,
 }
 
 
@@ -228,6 +291,8 @@ def suite_markdown(result: dict[str, Any]) -> str:
     parts = [markdown(*TABLES[result["suite"]](result))]
     if result["suite"] == "memory" and result.get("churn"):
         parts.append(markdown(*_churn(result)))
+    if result["suite"] == "eviction":
+        parts.extend(markdown(*table) for table in _eviction_extra(result))
     if result["suite"] == "hotpath":
         parts.append("† through a one-call adapter (see notes).")
     if result["targets"]:
@@ -256,6 +321,8 @@ def _fmt_value(value: float | None, unit: str) -> str:
         return f"{value * 1e3:,.1f} ms"
     if unit == "ops/s":
         return f"{value / 1e3:,.0f}k ops/s"
+    if unit == "%":
+        return f"{value * 100:.1f}%"
     return f"{value:,.0f} {unit}"
 
 
@@ -530,6 +597,105 @@ def _plot_memory(pyplot: Any, result: dict[str, Any]) -> Any:
     return figure
 
 
+#: One colour per hit-ratio contender, the same in every panel (matplotlib's tab10).
+_EVICTION_COLOURS = (
+    "tab:red",
+    "tab:blue",
+    "tab:orange",
+    "tab:brown",
+    "tab:green",
+    "tab:olive",
+    "tab:gray",
+    "black",
+    "tab:purple",
+    "tab:cyan",
+)
+
+
+def _plot_eviction(pyplot: Any, result: dict[str, Any]) -> Any:
+    names = result["contenders"]
+    colours = dict(zip(names, _EVICTION_COLOURS, strict=False))
+    workloads = list(dict.fromkeys(row["workload"] for row in result["rows"]))
+    columns = 4
+    panel_rows = -(-len(workloads) // columns)
+    figure = pyplot.figure(figsize=(18, 4.2 * panel_rows + 5.5))
+    grid = figure.add_gridspec(panel_rows + 1, columns, height_ratios=[1] * panel_rows + [1.1])
+    sizes = result["parameters"]["sizes"]
+    positions = range(len(sizes))
+    for index, workload in enumerate(workloads):
+        axis = figure.add_subplot(grid[index // columns, index % columns])
+        mine = [row for row in result["rows"] if row["workload"] == workload]
+        for name in names:
+            points = [
+                (position, row["hit_ratio"][name] * 100)
+                for position, row in zip(positions, mine, strict=False)
+                if isinstance(row["hit_ratio"][name], float)
+            ]
+            if not points:
+                continue
+            dashed = "Belady" in name or "exact LRU" in name
+            axis.plot(
+                [p for p, _ in points],
+                [v for _, v in points],
+                marker="o",
+                linewidth=2.5 if name == names[0] else 1.4,
+                linestyle="--" if dashed else "-",
+                color=colours[name],
+                label=name,
+            )
+        axis.set_title(workload, fontsize=12)
+        axis.set_xticks(list(positions), sizes)
+        axis.set_xlabel("cache size, % of the key space", fontsize=9)
+        axis.set_ylabel("hit ratio, %", fontsize=9)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+    handles = [
+        pyplot.Line2D([], [], color=colours[name], marker="o", linewidth=2, label=name)
+        for name in names
+        if any(isinstance(row["hit_ratio"][name], float) for row in result["rows"])
+    ]
+    figure.legend(
+        handles=handles,
+        loc="upper center",
+        ncol=min(5, len(handles)),
+        fontsize=10,
+        bbox_to_anchor=(0.5, 1.0),
+    )
+    throughput = figure.add_subplot(grid[panel_rows, :2])
+    ops = [row for row in result["throughput"]["rows"] if "ops_per_s" in row]
+    throughput.barh(
+        range(len(ops)),
+        [row["ops_per_s"] / 1e3 for row in ops],
+        color=[colours.get(row["contender"], "tab:gray") for row in ops],
+    )
+    throughput.set_yticks(range(len(ops)), [row["contender"] for row in ops], fontsize=9)
+    throughput.invert_yaxis()
+    throughput.set_xlabel("k ops/s (get + set on miss)")
+    throughput.set_title(
+        f"throughput with eviction: {result['throughput']['workload']}, "
+        f"{result['throughput']['miss_ratio']:.0%} LRU misses",
+        fontsize=11,
+    )
+    loss = figure.add_subplot(grid[panel_rows, 2:])
+    shard_counts = [key for key in result["sharding"][0]["loss_pp"] if key != "1"]
+    for marker, count in zip("os^v", shard_counts, strict=False):
+        points = [
+            (row["capacity"] / int(count), row["loss_pp"][count]) for row in result["sharding"]
+        ]
+        loss.scatter(
+            [p for p, _ in points], [v for _, v in points], marker=marker, label=f"{count} shards"
+        )
+    loss.axhline(0.5, color="red", linestyle="--", linewidth=1, label="0.5 pp")
+    loss.set_xscale("log")
+    loss.set_xlabel("entries per shard")
+    loss.set_ylabel("hit ratio lost vs 1 shard, pp")
+    loss.set_title("cost of splitting the capacity over shards", fontsize=11)
+    loss.legend(fontsize=9)
+    loss.grid(alpha=0.3)
+    figure.subplots_adjust(top=0.9)
+    return figure
+
+
 PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "hotpath": _plot_hotpath,
     "contention": _plot_contention,
@@ -537,6 +703,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "threads": _plot_threads,
     "sweeper": _plot_sweeper,
     "memory": _plot_memory,
+    "eviction": _plot_eviction,
 }
 
 

@@ -308,24 +308,28 @@ class EvictionPolicy(Generic[K]):
             capacity (it is then not resident: do not store it).
         """
         # The hot path of a bounded cache's insert: attributes are read once
-        # into locals and the common case runs inline (the costs suite of
-        # bench/bench_eviction.py measures it).
+        # into locals, and the steady state of a full cache (one candidate
+        # leaves the window, one duel, one victim) runs inline without
+        # another call (the costs table of bench/bench_eviction.py).
         free = self._free
+        keys = self._keys
         if free:
             slot = free.pop()
-            self._keys[slot] = key
+            keys[slot] = key
         else:
             slot = self._new_slot(key)
-        token = slot << self._shift | self._shard
+        shift = self._shift
+        token = slot << shift | self._shard
+        segment = self._segment
+        segment[slot] = WINDOW
         weights = self._weights
         if weights is None:
             weight = 1
         else:
             weights[slot] = weight
-        self._segment[slot] = WINDOW
         # Count the miss in the sketch (conservative update: only counters at
         # the minimum rise) and seed the entry's frequency with the estimate.
-        # Two rows: the top bits of a Fibonacci hash, and bits 16 and up.
+        # Two rows, each a multiply-shift hash of the low 32 bits.
         sketch = self._sketch
         low = hash_ & _LOW32
         top_shift = self._top_shift
@@ -341,21 +345,53 @@ class EvictionPolicy(Generic[K]):
                 sketch[first] = estimate
             if other < estimate:
                 sketch[second] = estimate
-        self._freq[slot] = estimate
-        self._window.append(token)
-        self._window_weight += weight
-        self.weight += weight
+        freq = self._freq
+        freq[slot] = estimate
+        window = self._window
+        window.append(token)
+        window_weight = self._window_weight + weight
+        total = self.weight + weight
+        self._window_weight = window_weight
+        self.weight = total
         misses = self._misses + 1
         self._misses = misses
         if not misses % _TALLY_EVERY:
             self._tally_step()
-        if self._dead and self._dead > len(self._keys) >> 1:
+        if self._dead and self._dead > len(keys) >> 1:
             self._purge_step()
-        if self.weight > self.capacity or self._window_weight > self._window_max:
-            if weight > self.capacity:
-                return token, [(key, token), *self._evict_slot(slot, token)]
-            return token, self._make_room()
-        return token, _NO_VICTIMS  # type: ignore[return-value]
+        capacity = self.capacity
+        if total <= capacity and window_weight <= self._window_max:
+            return token, _NO_VICTIMS  # type: ignore[return-value]
+        if weights is None and total == capacity + 1 and window_weight == self._window_max + 1:
+            # The steady state: the window's head duels probation's head.
+            counts = self.counts
+            probation = self._probation
+            candidate = window[0]
+            candidate_slot = candidate >> shift
+            if probation and not counts[candidate] and segment[candidate_slot] == WINDOW:
+                victim = probation[0]
+                victim_slot = victim >> shift
+                if not counts[victim] and segment[victim_slot] == PROBATION:
+                    window.popleft()
+                    frequency = freq[candidate_slot]
+                    if frequency > freq[victim_slot] and frequency > _ADMIT_MIN:
+                        probation.popleft()
+                        segment[candidate_slot] = PROBATION
+                        probation.append(candidate)
+                        loser = victim
+                        candidate_slot = victim_slot
+                    else:
+                        loser = candidate
+                    victim_key = keys[candidate_slot]
+                    keys[candidate_slot] = None
+                    segment[candidate_slot] = FREE
+                    free.append(candidate_slot)
+                    self._window_weight = window_weight - 1
+                    self.weight = capacity
+                    return token, [(victim_key, loser)]  # type: ignore[list-item]
+        if weight > capacity:
+            return token, [(key, token), *self._evict_slot(slot, token)]
+        return token, self._make_room()
 
     def _new_slot(self, key: K) -> int:
         """Append a slot for ``key``; grow ``counts`` and the sketch to cover it."""
