@@ -2,77 +2,110 @@
 
 A pure data structure, one instance per shard, like the expiry index: no
 locks, no clock, no awaits. Every method is called with the shard's lock
-held, except the read-path record, which needs no method at all.
+held, except the read-path record, which is not a method at all.
+
+How a cache uses it
+===================
+
+::
+
+    counts: list[int] = []                 # one per cache, shared by all shards
+    policy = EvictionPolicy(capacity_of_shard, counts, shard=i, shards=n,
+                            weighted=weigher is not None)
+
+    # read hit, no lock (entry = (value, expires_at, token)):
+    counts[entry[2]] += 1
+
+    # insert of a new key, under the shard's lock:
+    token, victims = policy.add(key, hash_, weight)
+    # store (value, expires_at, token) unless key itself is among the victims
+    # (it alone outweighs the capacity); pop every other victim's entry from
+    # the dict, and free them all after releasing the lock.
+
+    # overwrite: keep the old token; with a weigher, victims = policy.reweigh(token, w)
+    # delete, expiry, pop:  policy.remove(entry[2])
+    # clear:                garbage = policy.clear(); drop it after unlocking
 
 What it is, and where each part comes from
 ==========================================
 
 W-TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly Efficient Cache
-Admission Policy", ACM ToS 2017), as Caffeine and theine build it:
+Admission Policy", ACM ToS 2017), with Caffeine's structure and constants
+(theine's Rust core follows Caffeine too):
 
 * a small **window** that every new key enters (1% of the capacity to start),
   so a burst of new keys can build up frequency before it competes;
 * a **main** region split like an SLRU into *probation* and *protected*
-  (80% of main), so keys hit again while on probation are kept longer;
+  (80% of main), so keys read again while on probation are kept longer;
 * **TinyLFU admission**: a key leaving the window (the *candidate*) replaces
-  the main region's next victim only if it is estimated to have been
-  requested more often. One-time scans and loops larger than the cache
-  cannot push out what is popular; plain LRU and SIEVE hit nothing at all on
-  a loop over 1.2x the cache, this policy about 80% (Belady's optimum: 83%);
-* a **count-min sketch** of request frequencies (4 rows of byte counters
-  capped at 15, as Caffeine caps its 4-bit counters), halved every ``10 x
-  capacity`` requests (the paper's *reset*), so history fades;
+  main's next victim only if it was requested more often, and more than once
+  (a key seen once never displaces a resident: +0.1-0.3 points at the
+  largest sizes of the suite). One-time scans and loops larger than the
+  cache cannot push out what is popular: on a loop over 1.2x the cache, LRU
+  and SIEVE hit nothing, this policy about 81% (Belady's optimum: 83%,
+  theine 76-80%);
+* a **count-min sketch** of miss frequencies: byte counters capped at 15 (as
+  Caffeine caps its 4-bit counters), two rows of ``4 x capacity`` counters
+  (8 B per entry), conservative update, halved every ``10 x capacity``
+  requests (the paper's *reset*, a C-level ``bytes.translate``: 0.3 ms per
+  MB). Two rows indexed from one 64-bit multiply matched four rows within
+  noise on every workload and cost 60 ns less per insert;
 * **hill climbing** of the window size (Caffeine's climber: every ``10 x
-  capacity`` requests, step 6.25% of the capacity in the direction that
-  raised the hit ratio, the step decaying by 0.98 and restarting after a
-  change of 5 points). A recency-heavy phase grows the window towards LRU, a
-  frequency-heavy one shrinks it: Caffeine's adaptivity test.
+  capacity`` requests, at least 2,000, step 6.25% of the capacity in the
+  direction that raised the hit ratio, the step decaying by 0.98 and
+  restarting after a change of 5 points). A recency-heavy phase grows the
+  window towards LRU, a frequency-heavy one shrinks it (Caffeine's
+  adaptivity test). The 2,000-request floor matters for small shards: the
+  hit ratio of a sample of ``n`` requests is only known to ``0.5 / sqrt(n)``.
 
-What differs, because this runs in CPython, on the read path of a cache
-whose hit costs about 150 ns in all:
+What differs, because this runs in CPython under a read path whose hit costs
+about 150 ns in all:
 
-* **No list moves on a read.** A read does one thing: ``counts[token] += 1``
-  on a plain list shared by all shards (``token`` is ``entry[2]``). That is
-  about 20-40 ns; an ``OrderedDict.move_to_end`` costs 1.33-1.42x a whole hit
-  and a sketch update 2.3-4.1x (measured). Reads may race (threads, free-
-  threaded builds): an increment may be lost or land on a slot's next
-  occupant. That only blurs a frequency estimate.
+* **No list moves on a read.** A read does one thing, ``counts[token] += 1``
+  on a plain list shared by all shards: 20-40 ns, where an
+  ``OrderedDict.move_to_end`` costs 1.33-1.42x a whole hit and a count-min
+  update 2.3-4.1x (measured). Reads may race (threads, free-threaded
+  builds): an increment may be lost, or land on a slot's next occupant;
+  that only blurs a frequency. ``counts`` only ever grows, so a stale token
+  never indexes out of range.
 * **CLOCK instead of LRU lists.** The window, probation and protected queues
-  are ``collections.deque`` objects of tokens; an entry read since it was
-  last looked at gets a second chance when it reaches the head (the window
-  and protected are CLOCKs, and a referenced probation head is promoted), as
-  CLOCK approximates LRU (Corbato 1968; the same trade S3-FIFO and SIEVE
-  make). Simulated against exact LRU lists this costs under 1 point of hit
-  ratio; a single CLOCK ring over a slot array (no deques) cost 1-3 points
-  more, because admitted keys land at random positions.
-* **The sketch counts misses; hits are counted per entry.** A miss
-  increments the sketch (conservative update: only the rows at the minimum)
-  and seeds the entry's own frequency byte; the entry's read count is folded
-  into that byte when the policy next looks at it. Admission compares these
-  per-entry frequencies, so the sketch is touched once per insert, never on
-  a read.
-* **Hits for the climber are tallied, not recorded.** The read counts are
+  are ``collections.deque`` objects of tokens; an entry read since the
+  policy last looked at it gets a second chance when it reaches the head
+  (window and protected are CLOCKs; a read probation head is promoted), as
+  CLOCK approximates LRU (Corbato 1968; the trade S3-FIFO and SIEVE make). A
+  single CLOCK ring over a slot array, without deques, cost 1-3 points of
+  hit ratio, because admitted keys land at random positions in it.
+* **The sketch counts misses; reads are counted per entry.** A miss
+  increments the sketch and seeds the entry's own frequency byte; the
+  entry's read count is folded into that byte when a queue pops it. Duels
+  compare per-entry frequencies, so a read never touches the sketch.
+  (Writing an evicted entry's frequency back into the sketch changed hit
+  ratios by under 0.2 points, so it is not done.)
+* **The climber's hit count is tallied, not recorded.** Read counts are
   summed 64 slots at a time every 32 inserts (C-level ``sum`` over a list
-  slice), so the climber sees the hit ratio with a short lag and no read
-  pays for it.
+  slice), so the climber sees every hit, a fraction of a capacity late.
+* **Bounded work per call.** Second chances, demotions and purges stop
+  after 64 steps; a shrinking window drains by one entry per insert.
 
-Memory per entry (on top of the cache's dict and entry tuple): the token int
-(28 B, shared by the entry, the queue and nothing else), a queue slot (8 B),
-a ``counts`` slot (8 B), a ``keys`` slot (8 B), frequency and segment bytes
-(2 B), and the sketch (8 B per entry of capacity), about 62 B; with a
-weigher, 8 B more for the weight.
+Costs (``bench/bench_eviction.py``, CPython 3.11, this project's 2-core
+machine, noisy): a read record ~30 ns; an insert into a full cache ~1 us,
+about twice the whole unbounded ``set_nowait``; the sketch is a third of it.
+Memory: ~70 B per entry (tracemalloc): the token int (28 B; the entry and a
+queue share it), a queue slot, a ``counts`` slot and a ``keys`` slot (8 B
+each), frequency and segment bytes, and the sketch (8 B); a weigher adds
+8 B for the weight.
 
 Slots, tokens and removal
 =========================
 
 Each resident key owns a *slot*; its token is ``slot << shift | shard``, so
-the shards' tokens interleave in the one shared ``counts`` list and a reader
-need not know the shard. A removed key (delete, expiry, overwrite by the
-caller) is marked dead and its slot is recycled when its queue pops it (a
-deque has no O(1) removal); if dead slots pile up (mass expiry while the
-cache is not full, so nothing pops), a bounded purge step on each insert
-drops them. Victims are returned, never dropped here: the caller deletes
-them from its dict and frees them after releasing the lock.
+the shards' tokens interleave in the one ``counts`` list and a reader needs
+no shard. Slots come 64 at a time. A removed key is marked dead and its slot
+is recycled when its queue pops it (a deque has no O(1) removal); if dead
+slots pile up (mass expiry while the cache is not full, so nothing pops), a
+bounded purge step on each insert drops them. Victims are returned, never
+dropped here: the caller deletes them from its dict and frees them after
+releasing the lock, and keeps a reference to a removed key until then.
 """
 
 from __future__ import annotations
@@ -107,18 +140,20 @@ _ROWS: Final = 2
 _SKETCH_PER_ENTRY: Final = 8
 #: The sketch starts sized for this many entries and doubles as they come.
 _INITIAL_SKETCH: Final = 1024
-#: Mixing multiplier (Fibonacci hashing on the low 32 bits of the hash).
-_GOLDEN: Final = 0x9E3779B1
-_GOLDEN2: Final = 0x85EBCA6B
-_LOW32: Final = 0xFFFFFFFF
+#: Multiply-shift hashing of the 64-bit hash (Fibonacci's constant): the top
+#: bits index the first row, the bits ``_ROW_GAP`` lower the second. One
+#: multiply for both rows: each big-int operation costs ~25-50 ns here.
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+_LOW64: Final = (1 << 64) - 1
+_ROW_GAP: Final = 24
 #: Caffeine's constants: main share, protected share of main, climber.
 _MAIN_SHARE: Final = 0.99
 _PROTECTED_SHARE: Final = 0.8
 _SAMPLE_FACTOR: Final = 10
 _PERIOD_FACTOR: Final = 10
 #: At least this many requests per climber sample: the hit ratio of a
-#: sample of n requests is known to about 0.5 / sqrt(n), 0.7 points here.
-_PERIOD_MIN: Final = 5000
+#: sample of n requests is known to about 0.5 / sqrt(n): 1.1 points here.
+_PERIOD_MIN: Final = 2000
 #: A candidate seen only once is never admitted over a resident.
 _ADMIT_MIN: Final = 1
 _STEP_SHARE: Final = 0.0625
@@ -271,19 +306,17 @@ class EvictionPolicy(Generic[K]):
         self._sketch_entries = entries
         self._sketch = bytearray(width * _ROWS)
         self._mask = width - 1
-        self._top_shift = 32 - (width.bit_length() - 1)
+        self._top_shift = 64 - (width.bit_length() - 1)
         self._sample = _SAMPLE_FACTOR * entries
         self._period = max(_PERIOD_FACTOR * entries, _PERIOD_MIN)
 
     def frequency(self, hash_: int) -> int:
         """The sketch's estimate of how often a key with this hash was missed."""
         sketch = self._sketch
-        low = hash_ & _LOW32
+        mixed = hash_ * _GOLDEN & _LOW64
         top_shift = self._top_shift
-        return min(
-            sketch[(low * _GOLDEN & _LOW32) >> top_shift],
-            sketch[(low * _GOLDEN2 & _LOW32) >> top_shift | (self._mask + 1)],
-        )
+        second = (mixed >> (top_shift - _ROW_GAP)) & self._mask | (self._mask + 1)
+        return min(sketch[mixed >> top_shift], sketch[second])
 
     def _age(self) -> None:
         """Halve every counter (TinyLFU's reset), in C."""
@@ -312,12 +345,11 @@ class EvictionPolicy(Generic[K]):
         # leaves the window, one duel, one victim) runs inline without
         # another call (the costs table of bench/bench_eviction.py).
         free = self._free
+        if not free:
+            self._grow()
+        slot = free.pop()
         keys = self._keys
-        if free:
-            slot = free.pop()
-            keys[slot] = key
-        else:
-            slot = self._new_slot(key)
+        keys[slot] = key
         shift = self._shift
         token = slot << shift | self._shard
         segment = self._segment
@@ -329,12 +361,13 @@ class EvictionPolicy(Generic[K]):
             weights[slot] = weight
         # Count the miss in the sketch (conservative update: only counters at
         # the minimum rise) and seed the entry's frequency with the estimate.
-        # Two rows, each a multiply-shift hash of the low 32 bits.
+        # Two rows from one 64-bit multiply-shift hash: its top bits, and the
+        # bits 24 below them.
         sketch = self._sketch
-        low = hash_ & _LOW32
+        mixed = hash_ * _GOLDEN & _LOW64
         top_shift = self._top_shift
-        first = (low * _GOLDEN & _LOW32) >> top_shift
-        second = (low * _GOLDEN2 & _LOW32) >> top_shift | (self._mask + 1)
+        first = mixed >> top_shift
+        second = (mixed >> (top_shift - _ROW_GAP)) & self._mask | (self._mask + 1)
         estimate = sketch[first]
         other = sketch[second]
         if other < estimate:
@@ -362,62 +395,75 @@ class EvictionPolicy(Generic[K]):
         capacity = self.capacity
         if total <= capacity and window_weight <= self._window_max:
             return token, _NO_VICTIMS  # type: ignore[return-value]
-        if weights is None and total == capacity + 1 and window_weight == self._window_max + 1:
-            # The steady state: the window's head duels probation's head.
+        if weights is None and window_weight == self._window_max + 1 and total <= capacity + 1:
+            # The steady state: the window's head leaves it, to probation if
+            # main has room, else through a duel with probation's head.
             counts = self.counts
             probation = self._probation
             candidate = window[0]
             candidate_slot = candidate >> shift
-            if probation and not counts[candidate] and segment[candidate_slot] == WINDOW:
-                victim = probation[0]
-                victim_slot = victim >> shift
-                if not counts[victim] and segment[victim_slot] == PROBATION:
+            if not counts[candidate] and segment[candidate_slot] == WINDOW:
+                if total <= capacity:
                     window.popleft()
-                    frequency = freq[candidate_slot]
-                    if frequency > freq[victim_slot] and frequency > _ADMIT_MIN:
-                        probation.popleft()
-                        segment[candidate_slot] = PROBATION
-                        probation.append(candidate)
-                        loser = victim
-                        candidate_slot = victim_slot
-                    else:
-                        loser = candidate
-                    victim_key = keys[candidate_slot]
-                    keys[candidate_slot] = None
-                    segment[candidate_slot] = FREE
-                    free.append(candidate_slot)
+                    segment[candidate_slot] = PROBATION
+                    probation.append(candidate)
                     self._window_weight = window_weight - 1
-                    self.weight = capacity
-                    return token, [(victim_key, loser)]  # type: ignore[list-item]
+                    return token, _NO_VICTIMS  # type: ignore[return-value]
+                if probation:
+                    victim = probation[0]
+                    victim_slot = victim >> shift
+                    if not counts[victim] and segment[victim_slot] == PROBATION:
+                        window.popleft()
+                        frequency = freq[candidate_slot]
+                        if frequency > freq[victim_slot] and frequency > _ADMIT_MIN:
+                            probation.popleft()
+                            segment[candidate_slot] = PROBATION
+                            probation.append(candidate)
+                            loser = victim
+                            candidate_slot = victim_slot
+                        else:
+                            loser = candidate
+                        victim_key = keys[candidate_slot]
+                        keys[candidate_slot] = None
+                        segment[candidate_slot] = FREE
+                        free.append(candidate_slot)
+                        self._window_weight = window_weight - 1
+                        self.weight = capacity
+                        return token, [(victim_key, loser)]  # type: ignore[list-item]
         if weight > capacity:
             return token, [(key, token), *self._evict_slot(slot, token)]
         return token, self._make_room()
 
-    def _new_slot(self, key: K) -> int:
-        """Append a slot for ``key``; grow ``counts`` and the sketch to cover it."""
+    def _grow(self) -> None:
+        """Add a chunk of free slots; grow ``counts`` and the sketch to cover them.
+
+        Slots come 64 at a time (one tally chunk), so the insert path only
+        ever pops the free list.
+        """
         keys = self._keys
-        slot = len(keys)
-        keys.append(key)
-        self._freq.append(0)
-        self._segment.append(WINDOW)
+        first = len(keys)
+        size = 1 << _CHUNK_BITS
+        keys.extend([None] * size)
+        self._freq.extend(bytes(size))
+        self._segment.extend(bytes((FREE,)) * size)
         if self._weights is not None:
-            self._weights.append(0)
-        if not slot & _CHUNK_MASK:
-            self._tally.append(0)
-        token = slot << self._shift | self._shard
+            self._weights.extend([0] * size)
+        self._tally.append(0)
         counts = self.counts
-        if len(counts) <= token:
-            # Cover this slot's whole chunk for every shard at once.
-            counts.extend([0] * ((((slot | _CHUNK_MASK) + 1) << self._shift) - len(counts)))
-        else:
-            counts[token] = 0  # stale, from before a clear()
+        shift = self._shift
+        end = (first + size) << shift
+        if len(counts) < end:
+            counts.extend([0] * (end - len(counts)))
+        # Zero this shard's counts in the chunk: stale reads from before a clear().
+        counts[first << shift | self._shard : end : 1 << shift] = [0] * size
+        # Pop order: lowest slot first.
+        self._free.extend(range(first + size - 1, first - 1, -1))
         entries = self._sketch_entries
-        if slot >= entries:
+        if first + size > entries:
             if self._weights is not None:
                 self._size_sketch(2 * entries)
             elif entries < self.capacity:
                 self._size_sketch(min(2 * entries, self.capacity))
-        return slot
 
     def remove(self, token: Token) -> None:
         """Forget a resident entry that left the cache (delete, expiry, clear).
