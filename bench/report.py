@@ -597,51 +597,57 @@ def _plot_memory(pyplot: Any, result: dict[str, Any]) -> Any:
     return figure
 
 
-#: One colour per hit-ratio contender, the same in every panel (matplotlib's tab10).
-_EVICTION_COLOURS = (
-    "tab:red",
-    "tab:blue",
-    "tab:orange",
-    "tab:brown",
-    "tab:green",
-    "tab:olive",
-    "tab:gray",
-    "black",
-    "tab:purple",
-    "tab:cyan",
+#: One colour and marker per hit-ratio contender, the same in every panel.
+_EVICTION_STYLES = (
+    ("tab:red", "o"),
+    ("tab:blue", "s"),
+    ("tab:orange", "^"),
+    ("tab:brown", "v"),
+    ("tab:green", "D"),
+    ("tab:olive", "P"),
+    ("tab:gray", "X"),
+    ("black", "*"),
+    ("tab:purple", "h"),
+    ("tab:cyan", "d"),
 )
 
 
 def _plot_eviction(pyplot: Any, result: dict[str, Any]) -> Any:
     names = result["contenders"]
-    colours = dict(zip(names, _EVICTION_COLOURS, strict=False))
+    styles: dict[str, tuple[str, str]] = dict(zip(names, _EVICTION_STYLES, strict=False))
+    present = [
+        name
+        for name in names
+        if any(isinstance(row["hit_ratio"][name], float) for row in result["rows"])
+    ]
     workloads = list(dict.fromkeys(row["workload"] for row in result["rows"]))
     columns = 4
     panel_rows = -(-len(workloads) // columns)
-    figure = pyplot.figure(figsize=(18, 4.2 * panel_rows + 5.5))
-    grid = figure.add_gridspec(panel_rows + 1, columns, height_ratios=[1] * panel_rows + [1.1])
+    figure = pyplot.figure(figsize=(18, 4 * panel_rows + 6.5))
+    grid = figure.add_gridspec(
+        panel_rows + 2, columns, height_ratios=[0.25] + [1] * panel_rows + [1.15]
+    )
     sizes = result["parameters"]["sizes"]
     positions = range(len(sizes))
     for index, workload in enumerate(workloads):
-        axis = figure.add_subplot(grid[index // columns, index % columns])
-        mine = [row for row in result["rows"] if row["workload"] == workload]
-        for name in names:
+        axis = figure.add_subplot(grid[1 + index // columns, index % columns])
+        cells = [row for row in result["rows"] if row["workload"] == workload]
+        for name in present:
+            colour, marker = styles[name]
             points = [
                 (position, row["hit_ratio"][name] * 100)
-                for position, row in zip(positions, mine, strict=False)
+                for position, row in zip(positions, cells, strict=False)
                 if isinstance(row["hit_ratio"][name], float)
             ]
-            if not points:
-                continue
-            dashed = "Belady" in name or "exact LRU" in name
             axis.plot(
                 [p for p, _ in points],
                 [v for _, v in points],
-                marker="o",
-                linewidth=2.5 if name == names[0] else 1.4,
-                linestyle="--" if dashed else "-",
-                color=colours[name],
-                label=name,
+                marker=marker,
+                markersize=7 if name == names[0] else 5,
+                linewidth=2.6 if name == names[0] else 1.3,
+                linestyle="--" if "Belady" in name or "exact LRU" in name else "-",
+                color=colour,
+                alpha=0.9,
             )
         axis.set_title(workload, fontsize=12)
         axis.set_xticks(list(positions), sizes)
@@ -649,50 +655,67 @@ def _plot_eviction(pyplot: Any, result: dict[str, Any]) -> Any:
         axis.set_ylabel("hit ratio, %", fontsize=9)
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
-    handles = [
-        pyplot.Line2D([], [], color=colours[name], marker="o", linewidth=2, label=name)
-        for name in names
-        if any(isinstance(row["hit_ratio"][name], float) for row in result["rows"])
-    ]
-    figure.legend(
-        handles=handles,
-        loc="upper center",
-        ncol=min(5, len(handles)),
-        fontsize=10,
-        bbox_to_anchor=(0.5, 1.0),
+    legend = figure.add_subplot(grid[0, :])
+    legend.axis("off")
+    legend.legend(
+        handles=[
+            pyplot.Line2D(
+                [],
+                [],
+                color=styles[name][0],
+                marker=styles[name][1],
+                linestyle="--" if "Belady" in name or "exact LRU" in name else "-",
+                linewidth=2,
+                label=name,
+            )
+            for name in present
+        ],
+        loc="center",
+        ncol=min(5, len(present)),
+        fontsize=11,
+        frameon=False,
+        title="one colour per contender in every panel; lines that coincide (LRUs, LFUs) overlap",
     )
-    throughput = figure.add_subplot(grid[panel_rows, :2])
+    throughput = figure.add_subplot(grid[panel_rows + 1, :2])
     ops = [row for row in result["throughput"]["rows"] if "ops_per_s" in row]
+
+    def bar_colour(row: dict[str, Any]) -> str:
+        if row["contender"] in styles:
+            return styles[row["contender"]][0]
+        return styles[names[0]][0] if row["role"] == "sweepcache" else "lightgray"
+
     throughput.barh(
-        range(len(ops)),
-        [row["ops_per_s"] / 1e3 for row in ops],
-        color=[colours.get(row["contender"], "tab:gray") for row in ops],
+        range(len(ops)), [row["ops_per_s"] / 1e3 for row in ops], color=[bar_colour(r) for r in ops]
     )
     throughput.set_yticks(range(len(ops)), [row["contender"] for row in ops], fontsize=9)
     throughput.invert_yaxis()
-    throughput.set_xlabel("k ops/s (get + set on miss)")
+    throughput.set_xlabel("k ops/s (get, and set on a miss)")
     throughput.set_title(
         f"throughput with eviction: {result['throughput']['workload']}, "
+        f"{result['throughput']['capacity']:,} entries, "
         f"{result['throughput']['miss_ratio']:.0%} LRU misses",
         fontsize=11,
     )
-    loss = figure.add_subplot(grid[panel_rows, 2:])
+    loss = figure.add_subplot(grid[panel_rows + 1, 2:])
     shard_counts = [key for key in result["sharding"][0]["loss_pp"] if key != "1"]
     for marker, count in zip("os^v", shard_counts, strict=False):
         points = [
-            (row["capacity"] / int(count), row["loss_pp"][count]) for row in result["sharding"]
+            (max(row["capacity"] // int(count), 1), row["loss_pp"][count])
+            for row in result["sharding"]
         ]
         loss.scatter(
             [p for p, _ in points], [v for _, v in points], marker=marker, label=f"{count} shards"
         )
-    loss.axhline(0.5, color="red", linestyle="--", linewidth=1, label="0.5 pp")
+    loss.axhline(0.5, color="red", linestyle="--", linewidth=1, label="0.5 points")
+    loss.axhline(0, color="black", linewidth=0.6)
     loss.set_xscale("log")
     loss.set_xlabel("entries per shard")
-    loss.set_ylabel("hit ratio lost vs 1 shard, pp")
-    loss.set_title("cost of splitting the capacity over shards", fontsize=11)
+    loss.set_ylabel("hit ratio lost vs 1 shard, points")
+    loss.set_title(
+        "splitting the capacity over shards (one point per workload x size)", fontsize=11
+    )
     loss.legend(fontsize=9)
     loss.grid(alpha=0.3)
-    figure.subplots_adjust(top=0.9)
     return figure
 
 
