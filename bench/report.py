@@ -268,7 +268,7 @@ def _eviction_extra(result: dict[str, Any]) -> list[Table]:
                 "size",
                 "entries",
                 "1 shard %",
-                *(f"{n} shards, pp" for n in shard_counts),
+                *(f"{n} shards: change, points" for n in shard_counts),
             ],
             sharding,
         ),
