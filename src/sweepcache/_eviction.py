@@ -309,14 +309,17 @@ class EvictionPolicy(Generic[K]):
         """
         entries = max(entries, 1)
         width = 16
-        while width * _ROWS < _SKETCH_PER_ENTRY * max(entries, _SKETCH_MIN_ENTRIES):
+        # The floors are for the whole cache: a shard sees 1/shards of the
+        # requests (and keys), so it gets that share of each floor.
+        shards = 1 << self._shift
+        while width * _ROWS < _SKETCH_PER_ENTRY * max(entries, _SKETCH_MIN_ENTRIES // shards):
             width <<= 1
         self._sketch_entries = entries
         self._sketch = bytearray(width * _ROWS)
         self._mask = width - 1
         self._top_shift = 64 - (width.bit_length() - 1)
-        self._sample = max(_SAMPLE_FACTOR * entries, _SAMPLE_MIN)
-        self._period = max(_PERIOD_FACTOR * entries, _PERIOD_MIN)
+        self._sample = max(_SAMPLE_FACTOR * entries, _SAMPLE_MIN // shards)
+        self._period = max(_PERIOD_FACTOR * entries, _PERIOD_MIN // shards)
 
     def frequency(self, hash_: int) -> int:
         """The sketch's estimate of how often a key with this hash was missed."""
