@@ -14,5 +14,6 @@ module                 measures
 ``bench_threads``      threads x shards on the sync fast path
 ``bench_sweeper``      event-loop stalls and reclaim time with 1M keys expiring
 ``bench_memory``       bytes per entry, RSS under churn with and without a sweeper
+``bench_eviction``     hit ratio by workload and size vs peers, LRU and Belady
 =====================  ==========================================================
 """

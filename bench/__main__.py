@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import (
     bench_contention,
+    bench_eviction,
     bench_hotpath,
     bench_memory,
     bench_stalls,
@@ -53,6 +54,7 @@ SUITES: dict[str, ModuleType] = {
         bench_memory,
         bench_tiered,
         bench_web,
+        bench_eviction,
     )
 }
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -232,6 +232,66 @@ def _web(result: dict[str, Any]) -> Table:
     from .bench_web import table  # the suite draws its own table and plot
 
     return table(result)
+def _percent(value: object) -> str:
+    return f"{value * 100:.1f}" if isinstance(value, float) else str(value)
+
+
+def _eviction(result: dict[str, Any]) -> Table:
+    names = result["contenders"]
+    headers = ["workload", "size", "entries", *names]
+    rows = [
+        [row["workload"], row["size"], f"{row['capacity']:,}"]
+        + [_percent(row["hit_ratio"][name]) for name in names]
+        for row in result["rows"]
+    ]
+    return headers, rows
+
+
+def _eviction_extra(result: dict[str, Any]) -> list[Table]:
+    """Throughput, the policy's costs and memory, and the sharding loss."""
+    throughput = result["throughput"]
+    ops_rows = [
+        [row["contender"], row["na"] if "na" in row else _num(row["ops_per_s"] / 1e3)]
+        for row in throughput["rows"]
+    ]
+    ops_header = (
+        f"contender ({throughput['workload']}, {throughput['capacity']:,} entries, "
+        f"{throughput['miss_ratio']:.0%} LRU misses)"
+    )
+    costs = [[name, _num(value)] for name, value in result["costs"].items()]
+    memory = result["memory"]
+    costs.append(
+        [
+            f"memory: policy state per entry ({memory['entries']:,} entries, tracemalloc)",
+            f"{memory['policy_B_per_entry']:.1f} B (+ {memory['entry_tuple_slot_B']:.0f} B "
+            "entry tuple slot)",
+        ]
+    )
+    shard_counts = [key for key in result["sharding"][0]["hit_ratio"] if key != "1"]
+    sharding = [
+        [
+            row["workload"],
+            row["size"],
+            f"{row['capacity']:,}",
+            _percent(row["hit_ratio"]["1"]),
+            *(f"{-row['loss_pp'][n]:+.1f} ({row['per_shard'][n]:,}/shard)" for n in shard_counts),
+        ]
+        for row in result["sharding"]
+    ]
+    return [
+        ([ops_header, "k ops/s"], ops_rows),
+        (["policy operation", "ns per call"], costs),
+        (
+            [
+                "workload",
+                "size",
+                "entries",
+                "1 shard %",
+                *(f"{n} shards: change, points" for n in shard_counts),
+            ],
+            sharding,
+        ),
+    ]
 
 
 TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
@@ -244,6 +304,7 @@ TABLES: dict[str, Callable[[dict[str, Any]], Table]] = {
     "tiered": bench_tiered.table,
     "stalls": bench_stalls.table,
     "web": _web,
+    "eviction": _eviction,
 }
 
 
@@ -252,6 +313,8 @@ def suite_markdown(result: dict[str, Any]) -> str:
     parts = [markdown(*TABLES[result["suite"]](result))]
     if result["suite"] == "memory" and result.get("churn"):
         parts.append(markdown(*_churn(result)))
+    if result["suite"] == "eviction":
+        parts.extend(markdown(*table) for table in _eviction_extra(result))
     if result["suite"] == "hotpath":
         parts.append("† through a one-call adapter (see notes).")
     if result["targets"]:
@@ -280,6 +343,8 @@ def _fmt_value(value: float | None, unit: str) -> str:
         return f"{value * 1e3:,.{2 if value < 0.01 else 1}f} ms"
     if unit == "ops/s":
         return f"{value / 1e3:,.0f}k ops/s"
+    if unit == "%":
+        return f"{value * 100:.1f}%"
     return f"{value:,.0f} {unit}"
 
 
@@ -894,6 +959,126 @@ def _plot_web(pyplot: Any, result: dict[str, Any]) -> Any:
     from .bench_web import plot
 
     return plot(pyplot, result)
+#: One colour and marker per hit-ratio contender, the same in every panel.
+_EVICTION_STYLES = (
+    ("tab:red", "o"),
+    ("tab:blue", "s"),
+    ("tab:orange", "^"),
+    ("tab:brown", "v"),
+    ("tab:green", "D"),
+    ("tab:olive", "P"),
+    ("tab:gray", "X"),
+    ("black", "*"),
+    ("tab:purple", "h"),
+    ("tab:cyan", "d"),
+)
+
+
+def _plot_eviction(pyplot: Any, result: dict[str, Any]) -> Any:
+    names = result["contenders"]
+    styles: dict[str, tuple[str, str]] = dict(zip(names, _EVICTION_STYLES, strict=False))
+    present = [
+        name
+        for name in names
+        if any(isinstance(row["hit_ratio"][name], float) for row in result["rows"])
+    ]
+    workloads = list(dict.fromkeys(row["workload"] for row in result["rows"]))
+    columns = 4
+    panel_rows = -(-len(workloads) // columns)
+    figure = pyplot.figure(figsize=(18, 4 * panel_rows + 6.5))
+    grid = figure.add_gridspec(
+        panel_rows + 2, columns, height_ratios=[0.25] + [1] * panel_rows + [1.15]
+    )
+    sizes = result["parameters"]["sizes"]
+    positions = range(len(sizes))
+    for index, workload in enumerate(workloads):
+        axis = figure.add_subplot(grid[1 + index // columns, index % columns])
+        cells = [row for row in result["rows"] if row["workload"] == workload]
+        for name in present:
+            colour, marker = styles[name]
+            points = [
+                (position, row["hit_ratio"][name] * 100)
+                for position, row in zip(positions, cells, strict=False)
+                if isinstance(row["hit_ratio"][name], float)
+            ]
+            axis.plot(
+                [p for p, _ in points],
+                [v for _, v in points],
+                marker=marker,
+                markersize=7 if name == names[0] else 5,
+                linewidth=2.6 if name == names[0] else 1.3,
+                linestyle="--" if "Belady" in name or "exact LRU" in name else "-",
+                color=colour,
+                alpha=0.9,
+            )
+        axis.set_title(workload, fontsize=12)
+        axis.set_xticks(list(positions), sizes)
+        axis.set_xlabel("cache size, % of the key space", fontsize=9)
+        axis.set_ylabel("hit ratio, %", fontsize=9)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+    legend = figure.add_subplot(grid[0, :])
+    legend.axis("off")
+    legend.legend(
+        handles=[
+            pyplot.Line2D(
+                [],
+                [],
+                color=styles[name][0],
+                marker=styles[name][1],
+                linestyle="--" if "Belady" in name or "exact LRU" in name else "-",
+                linewidth=2,
+                label=name,
+            )
+            for name in present
+        ],
+        loc="center",
+        ncol=min(5, len(present)),
+        fontsize=11,
+        frameon=False,
+        title="one colour per contender in every panel; lines that coincide (LRUs, LFUs) overlap",
+    )
+    throughput = figure.add_subplot(grid[panel_rows + 1, :2])
+    ops = [row for row in result["throughput"]["rows"] if "ops_per_s" in row]
+
+    def bar_colour(row: dict[str, Any]) -> str:
+        if row["contender"] in styles:
+            return styles[row["contender"]][0]
+        return styles[names[0]][0] if row["role"] == "sweepcache" else "lightgray"
+
+    throughput.barh(
+        range(len(ops)), [row["ops_per_s"] / 1e3 for row in ops], color=[bar_colour(r) for r in ops]
+    )
+    throughput.set_yticks(range(len(ops)), [row["contender"] for row in ops], fontsize=9)
+    throughput.invert_yaxis()
+    throughput.set_xlabel("k ops/s (get, and set on a miss)")
+    throughput.set_title(
+        f"throughput with eviction: {result['throughput']['workload']}, "
+        f"{result['throughput']['capacity']:,} entries, "
+        f"{result['throughput']['miss_ratio']:.0%} LRU misses",
+        fontsize=11,
+    )
+    loss = figure.add_subplot(grid[panel_rows + 1, 2:])
+    shard_counts = [key for key in result["sharding"][0]["loss_pp"] if key != "1"]
+    for marker, count in zip("os^v", shard_counts, strict=False):
+        points = [
+            (max(row["capacity"] // int(count), 1), row["loss_pp"][count])
+            for row in result["sharding"]
+        ]
+        loss.scatter(
+            [p for p, _ in points], [v for _, v in points], marker=marker, label=f"{count} shards"
+        )
+    loss.axhline(0.5, color="red", linestyle="--", linewidth=1, label="0.5 points")
+    loss.axhline(0, color="black", linewidth=0.6)
+    loss.set_xscale("log")
+    loss.set_xlabel("entries per shard")
+    loss.set_ylabel("hit ratio lost vs 1 shard, points")
+    loss.set_title(
+        "splitting the capacity over shards (one point per workload x size)", fontsize=11
+    )
+    loss.legend(fontsize=9)
+    loss.grid(alpha=0.3)
+    return figure
 
 
 PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
@@ -906,6 +1091,7 @@ PLOTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
     "tiered": bench_tiered.plot,
     "stalls": bench_stalls.plot,
     "web": _plot_web,
+    "eviction": _plot_eviction,
 }
 
 
