@@ -476,8 +476,11 @@ class EvictionPolicy(Generic[K]):
             elif entries < self.capacity:
                 self._size_sketch(min(2 * entries, self.capacity))
 
-    def remove(self, token: Token) -> None:
-        """Forget a resident entry that left the cache (delete, expiry, clear).
+    def remove(self, token: Token) -> K:
+        """Forget a resident entry that left the cache (delete, expiry, clear); return its key.
+
+        The key is handed back, not dropped: the caller frees it after its lock
+        (the policy may hold the last reference to the key object).
 
         Args:
             token: The entry's token; it must be resident.
@@ -498,6 +501,7 @@ class EvictionPolicy(Generic[K]):
             self._window_weight -= weight
         elif where == PROTECTED:
             self._protected_weight -= weight
+        key = self._keys[slot]
         self._keys[slot] = None
         self._drop_count(slot, token)
         if where == WEIGHTLESS:
@@ -506,6 +510,7 @@ class EvictionPolicy(Generic[K]):
         else:
             segment[slot] = DEAD
             self._dead += 1
+        return key  # type: ignore[return-value]
 
     def reweigh(self, token: Token, weight: int) -> Sequence[tuple[K, Token]]:
         """Change a resident entry's weight (an overwrite); return the victims.
@@ -564,6 +569,15 @@ class EvictionPolicy(Generic[K]):
         self._tally = []
         self._tally_cursor = 0
         return garbage
+
+    def key_of(self, token: Token) -> K:
+        """The key object of a resident entry (the one the policy holds)."""
+        return self._keys[token >> self._shift]  # type: ignore[return-value]
+
+    def weight_of(self, token: Token) -> int:
+        """The weight of a resident entry (1 when unweighted)."""
+        weights = self._weights
+        return 1 if weights is None else weights[token >> self._shift]
 
     def __len__(self) -> int:
         """Resident entries."""

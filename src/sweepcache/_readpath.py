@@ -82,6 +82,9 @@ def _lookup(self, key):
 
 #: What a hit records, by feature.
 ON_HIT: Final = {
+    # The eviction policy's read record: one list item, counted lock-free
+    # (see _eviction.py); entry[2] is the entry's policy token.
+    "policy": "self._counts[entry[2]] += 1",
     "stats": "self._hit_count()",
 }
 #: What a miss records, by feature.

@@ -23,10 +23,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ._expiry import Bucket, Entry, ExpiryIndex, K, V
-from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal, Trash
+from ._removal import EXPIRED, EXPLICIT, REPLACED, SIZE, Removal, Trash
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
+
+    from ._eviction import EvictionPolicy
 
 
 class Shard(ExpiryIndex[K, V]):
@@ -96,8 +98,12 @@ class Shard(ExpiryIndex[K, V]):
         removed: list[Removal],
         dropped: list[object],
         tags: frozenset[Hashable] | None = None,
+        hash_: int = 0,
+        weight: int = 1,
     ) -> None:
         """Like :meth:`put`, with ``tags``, reporting what left in ``removed``/``dropped``.
+
+        ``hash_`` and ``weight`` serve bounded shards only.
 
         An overwritten entry is ``REPLACED`` (``EXPIRED`` if it had expired);
         entries reclaimed on the way are ``EXPIRED``.
@@ -236,6 +242,8 @@ class TaggedShard(Shard[K, V]):
         removed: list[Removal],
         dropped: list[object],
         tags: frozenset[Hashable] | None = None,
+        hash_: int = 0,
+        weight: int = 1,
     ) -> None:
         """Store with ``tags`` (replacing the key's), reporting what left."""
         start = len(removed)
@@ -309,3 +317,217 @@ class TaggedShard(Shard[K, V]):
         for index in range(start, len(removed)):
             key, entry, _ = removed[index]
             self._untag(key, entry)
+
+
+class BoundedShard(TaggedShard[K, V]):
+    """A shard of a cache with ``maxsize``: its entries are also tracked by an eviction policy.
+
+    An entry is ``(value, expires_at, token)`` (``token`` is the policy's, and
+    what the read path counts a hit on) or ``(value, expires_at, token,
+    tags)``. The policy holds the key objects, and hands each back when the
+    entry leaves, so that it too is freed after the lock.
+
+    Before a write evicts a live entry to make room, it reclaims the shard's
+    expired entries: every entry filed in a due bucket (within a budget of
+    ``RECLAIM_BUDGET`` index slots, so a write never holds the lock long)
+    and, when the current bucket is small, the current bucket's.
+    """
+
+    __slots__ = ("policy",)
+
+    #: Index slots a write may examine for expired entries before it evicts.
+    RECLAIM_BUDGET = 1024
+    #: A current bucket this small is scanned for expired entries before an eviction.
+    SMALL_BUCKET = 64
+
+    def __init__(
+        self,
+        width: float,
+        data: dict[K, Entry],
+        dict_type: type[dict[Any, Any]],
+        policy: EvictionPolicy[K],
+    ) -> None:
+        super().__init__(width, data, dict_type)
+        self.policy = policy
+
+    def put(  # type: ignore[override]
+        self,
+        key: K,
+        value: V,
+        expires_at: float,
+        now: float,
+        hash_: int,
+        weight: int,
+        tags: frozenset[Hashable] | None = None,
+    ) -> object:
+        """Store ``value`` (of ``weight``) under ``key``, evicting to stay within the budget.
+
+        Returns what the caller must keep until it has released the lock:
+        ``None``, the replaced entry, or a :class:`~sweepcache._removal.Trash`.
+        """
+        data = self.data
+        policy = self.policy
+        old = data.get(key)
+        trash: Trash | None = None
+        if old is not None:
+            token = old[2]
+            data[key] = (value, expires_at, token) if not tags else (value, expires_at, token, tags)
+            old_scaled = old[1] * self._inverse_width
+            new_scaled = expires_at * self._inverse_width
+            if old_scaled - old_scaled % 1.0 != new_scaled - new_scaled % 1.0:
+                trash = Trash(old)
+                self.move(key, old[1], expires_at, data, trash.dropped)
+            if len(old) > 3 or tags:
+                trash = trash or Trash(old)
+                self._untag(key, old)
+                self._tag(token, tags)
+            if weight != policy.weight_of(token):
+                trash = trash or Trash(old)
+                self._evict(policy.reweigh(token, weight), now, trash)
+            return old if trash is None else trash
+        if policy.weight + weight > policy.capacity and weight:
+            trash = Trash()
+            self._reclaim_for_room(weight, now, trash)
+        token, victims = policy.add(key, hash_, weight)
+        entry = (value, expires_at, token) if not tags else (value, expires_at, token, tags)
+        data[key] = entry
+        if expires_at < self.horizon:
+            self.add(key, expires_at)
+        if victims:
+            trash = trash or Trash()
+            self._evict(victims, now, trash)  # may be the new entry itself, too heavy
+        if tags and data.get(key) is entry:
+            self._tag(token, tags)
+        heap = self.heap
+        if heap:
+            scaled = now * self._inverse_width
+            due = scaled - scaled % 1.0
+            if heap[0] < due:
+                trash = trash or Trash()
+                self._reclaim(due, now, 2, trash.removed, trash.dropped)
+        return trash
+
+    def store(
+        self,
+        key: K,
+        value: V,
+        expires_at: float,
+        now: float,
+        removed: list[Removal],
+        dropped: list[object],
+        tags: frozenset[Hashable] | None = None,
+        hash_: int = 0,
+        weight: int = 1,
+    ) -> None:
+        """Like :meth:`put`, reporting everything that left in ``removed`` and ``dropped``."""
+        garbage: Any = self.put(key, value, expires_at, now, hash_, weight, tags)
+        if garbage is None:
+            return
+        if garbage.__class__ is Trash:
+            if garbage.replaced is not None:
+                old = garbage.replaced
+                removed.append((key, old, REPLACED if now < old[1] else EXPIRED))
+            removed.extend(garbage.removed)
+            dropped.extend(garbage.dropped)
+        else:
+            removed.append((key, garbage, REPLACED if now < garbage[1] else EXPIRED))
+
+    def _tag(self, token: int, tags: frozenset[Hashable] | None) -> None:
+        if tags:
+            stored_key = self.policy.key_of(token)
+            tag_index = self.tag_index
+            for tag in tags:
+                members = tag_index.get(tag)
+                if members is None:
+                    tag_index[tag] = {stored_key}
+                else:
+                    members.add(stored_key)
+
+    def _evict(self, victims: Any, now: float, trash: Trash) -> None:
+        """Take the policy's victims out of the dict and the index; they go as ``SIZE``."""
+        data = self.data
+        removed = trash.removed
+        for victim_key, victim_token in victims:
+            entry = data.get(victim_key)
+            if entry is None or entry[2] != victim_token:
+                continue  # no longer the policy's entry: nothing to take out
+            del data[victim_key]
+            self.forget(entry[1], data, trash.dropped)
+            self._untag(victim_key, entry)
+            removed.append((victim_key, entry, SIZE if now < entry[1] else EXPIRED))
+
+    def _reclaim_for_room(self, weight: int, now: float, trash: Trash) -> None:
+        """Reclaim expired entries until ``weight`` fits, before the policy evicts live ones."""
+        policy = self.policy
+        scaled = now * self._inverse_width
+        current = scaled - scaled % 1.0
+        budget = self.RECLAIM_BUDGET
+        while policy.weight + weight > policy.capacity and budget > 0 and self.has_due(current):
+            self._reclaim(current, now, 64, trash.removed, trash.dropped)
+            budget -= 64
+        if policy.weight + weight > policy.capacity:
+            bucket = self._buckets.get(current)
+            if bucket is not None and len(bucket) <= self.SMALL_BUCKET:
+                start = len(trash.removed)
+                self.reclaim_current(
+                    current, 0, now, self.SMALL_BUCKET, self.data, trash.removed, trash.dropped
+                )
+                self._forget_removed(trash.removed, trash.dropped, start)
+
+    def _reclaim(
+        self, due: float, now: float, limit: int, removed: list[Removal], dropped: list[object]
+    ) -> bool:
+        start = len(removed)
+        done = self.reclaim_due(due, now, limit, self.data, removed, dropped)
+        self._forget_removed(removed, dropped, start)
+        return done
+
+    def _forget_removed(self, removed: list[Removal], dropped: list[object], start: int) -> None:
+        """The policy's (and the tag index's) side of removals ``removed[start:]``."""
+        policy = self.policy
+        for index in range(start, len(removed)):
+            key, entry, _ = removed[index]
+            dropped.append(policy.remove(entry[2]))  # its key: freed after the lock
+            self._untag(key, entry)
+
+    def pop(self, key: K, now: float, removed: list[Removal], dropped: list[object]) -> bool:
+        """Remove ``key`` (and its policy slot and tags); return whether it held a live entry."""
+        start = len(removed)
+        live = Shard.pop(self, key, now, removed, dropped)
+        self._forget_removed(removed, dropped, start)
+        return live
+
+    def discard_expired(
+        self, key: K, entry: Entry, removed: list[Removal], dropped: list[object]
+    ) -> bool:
+        """Remove ``entry`` found expired by a read (and its policy slot and tags)."""
+        start = len(removed)
+        if not Shard.discard_expired(self, key, entry, removed, dropped):
+            return False
+        self._forget_removed(removed, dropped, start)
+        return True
+
+    def sweep_due(
+        self, due: float, now: float, limit: int, removed: list[Removal], dropped: list[object]
+    ) -> bool:
+        """One bounded step of reclaiming the due buckets."""
+        return self._reclaim(due, now, limit, removed, dropped)
+
+    def sweep_current(
+        self,
+        bucket_id: float,
+        start: int,
+        now: float,
+        limit: int,
+        removed: list[Removal],
+        dropped: list[object],
+    ) -> int:
+        """One bounded step of scanning the current bucket."""
+        first = len(removed)
+        position = self.reclaim_current(bucket_id, start, now, limit, self.data, removed, dropped)
+        self._forget_removed(removed, dropped, first)
+        return position
+
+    def reset(self, data: dict[K, Entry]) -> Any:
+        """Start over empty with ``data``; return what to free later (the policy's too)."""
+        return super().reset(data), self.policy.clear()

@@ -240,16 +240,16 @@ class StatsRecorder:
             self._total_load_time += seconds
 
     def record_removals(
-        self, removed: list[Removal], reclaimer: str, weigh: Callable[[tuple[Any, ...]], int]
+        self, removed: list[Removal], reclaimer: str, weigh: Callable[[Any, Any], int]
     ) -> None:
         """Count what one operation removed; ``reclaimer`` says who found expired ones."""
         expired_weight = size_weight = 0
         weighted = self._weighted
-        for _, entry, cause in removed:
+        for key, entry, cause in removed:
             if cause is EXPIRED:
                 self.expired[reclaimer]()
                 if weighted:
-                    expired_weight += weigh(entry)
+                    expired_weight += weigh(key, entry[0])
             elif cause is REPLACED:
                 self.replaced()
             elif cause is EXPLICIT:
@@ -257,7 +257,7 @@ class StatsRecorder:
             else:
                 self.size_evicted()
                 if weighted:
-                    size_weight += weigh(entry)
+                    size_weight += weigh(key, entry[0])
         if expired_weight or size_weight:
             with self._lock:
                 self._expired_weight += expired_weight

@@ -1,9 +1,8 @@
-"""Gaps in the core found while building the web integrations (strict xfails).
+"""Behaviour of the core that the web integrations rely on.
 
-Each test states the behaviour the integrations need; it is marked as an
-expected failure until the core provides it, and strict, so that a fix makes
-it fail (pass unexpectedly) and the mark must go. ``sweepcache.asgi`` works
-around each gap meanwhile (see the comment in ``_middleware.py``).
+Found while building them: a load whose tags are a function of its value
+must not stay open to callers that arrive after one of its possible tags is
+invalidated (they would get a value read before the write).
 """
 
 from __future__ import annotations
@@ -19,11 +18,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: a load whose tags are a callable of its value stays open to new callers "
-    "after one of its possible tags is invalidated, so they get the value it read before",
-)
 async def test_a_caller_joining_after_a_tag_invalidation_gets_a_new_load(
     cache: Cache[str, str],
 ) -> None:
