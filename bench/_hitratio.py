@@ -82,7 +82,7 @@ def replay_policy(trace: Sequence[int], capacity: int, shards: int = 1) -> int:
 
 
 def _replay_cache(trace: Sequence[int], capacity: int) -> int:
-    cache: Any = sweepcache.Cache(maxsize=capacity, default_ttl=None)  # type: ignore[call-arg]
+    cache: Any = sweepcache.Cache(maxsize=capacity, default_ttl=None)
     get = cache.get_nowait
     set_ = cache.set_nowait
     hits = 0

@@ -277,6 +277,7 @@ def _targets(rows: list[dict[str, Any]], thread_counts: list[int]) -> list[dict[
                 "target": f"free-threaded, {key_mode} keys {mix}: 2 threads >= {goal}x 1 thread "
                 "(shards=16)",
                 "value": row["speed-up 2"],
+                "display": f"{row['speed-up 2']:.2f}x",
                 "goal": goal,
                 "met": row["speed-up 2"] >= goal,
             }

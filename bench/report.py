@@ -232,6 +232,8 @@ def _web(result: dict[str, Any]) -> Table:
     from .bench_web import table  # the suite draws its own table and plot
 
     return table(result)
+
+
 def _percent(value: object) -> str:
     return f"{value * 100:.1f}" if isinstance(value, float) else str(value)
 
@@ -959,6 +961,8 @@ def _plot_web(pyplot: Any, result: dict[str, Any]) -> Any:
     from .bench_web import plot
 
     return plot(pyplot, result)
+
+
 #: One colour and marker per hit-ratio contender, the same in every panel.
 _EVICTION_STYLES = (
     ("tab:red", "o"),

@@ -51,6 +51,13 @@ if TYPE_CHECKING:
 NEVER: Final = float("inf")
 START: Final = 1000.0
 EXPLICIT, REPLACED, EXPIRED = RemovalCause.EXPLICIT, RemovalCause.REPLACED, RemovalCause.EXPIRED
+SIZE = RemovalCause.SIZE
+
+
+def weigh(key: Any, value: Any) -> int:
+    """The model's weigher: 0, 1 or 2 by the value."""
+    return int(value[0]) % 3
+
 
 keys = st.sampled_from(["a", "b", "c", "d", 0, 1, 2])
 tags_strategy = st.none() | st.frozensets(st.sampled_from(["t1", "t2", "t3"]), max_size=2)
@@ -94,6 +101,7 @@ class FeatureMachine(RuleBasedStateMachine):
                 "puts",
                 "replacements",
                 "explicit_removals",
+                "size_evictions",
                 "expirations_by_read",
                 "expirations_by_sweeper",
                 "expirations_by_write",
@@ -101,6 +109,8 @@ class FeatureMachine(RuleBasedStateMachine):
             0,
         )
         self.default_ttl: float | None = None
+        self.maxsize: int | None = None
+        self.weighted = False
 
     @property
     def now(self) -> float:
@@ -143,24 +153,39 @@ class FeatureMachine(RuleBasedStateMachine):
 
     def settle(self) -> None:
         """Match this step's removal events against the model (see the module docstring)."""
+        evicted = False
         for key, value, cause in self.events:
             if value in self.gone:
                 record, expected = self.gone.pop(value)
+                if cause is SIZE and expected is not EXPIRED and self.maxsize is not None:
+                    expected = SIZE  # evicted to make room earlier in the same step
                 assert (record.key, cause) == (key, expected), (key, value, cause, expected)
             else:
                 record_found = self.model.get(key)
                 assert record_found is not None, f"phantom or repeated removal of {key!r}"
                 assert record_found.value == value, (key, value, record_found.value)
-                assert cause is EXPIRED, (key, cause)
-                assert record_found.expires_at <= self.now, "a live entry reported expired"
+                if cause is SIZE:
+                    assert self.maxsize is not None, "an eviction without maxsize"
+                    assert self.now < record_found.expires_at, "an expired entry reported SIZE"
+                    # An entry heavier than the whole budget goes whatever else is stored.
+                    evicted = evicted or not self.weighted or weigh(key, value) <= self.maxsize
+                else:
+                    assert cause is EXPIRED, (key, cause)
+                    assert record_found.expires_at <= self.now, "a live entry reported expired"
                 del self.model[key]
-            if cause is EXPIRED:
+            if cause is SIZE:
+                self.counts["size_evictions"] += 1
+            elif cause is EXPIRED:
                 self.counts[f"expirations_by_{self.reclaimer}"] += 1
             elif cause is REPLACED:
                 self.counts["replacements"] += 1
             else:
                 self.counts["explicit_removals"] += 1
         assert not self.gone, f"removed but never reported: {list(self.gone)}"
+        if evicted:
+            # Expired entries go first: none is left once a live one was evicted.
+            expired = [key for key, record in self.model.items() if record.expires_at <= self.now]
+            assert not expired, f"live entries evicted while {expired} had expired"
         self.events.clear()
         self.reclaimer = "write"
 
@@ -170,14 +195,27 @@ class FeatureMachine(RuleBasedStateMachine):
         shards=st.sampled_from([1, 4]),
         sweep_interval=st.sampled_from([1.0, 0.3]),
         default_ttl=st.sampled_from([1.5, 0.25, None]),
+        maxsize=st.sampled_from([None, None, 1, 3, 6]),
+        weighted=st.booleans(),
     )
-    def build(self, shards: int, sweep_interval: float, default_ttl: float | None) -> None:
+    def build(
+        self,
+        shards: int,
+        sweep_interval: float,
+        default_ttl: float | None,
+        maxsize: int | None,
+        weighted: bool,
+    ) -> None:
         self.default_ttl = default_ttl
+        self.maxsize = maxsize
+        self.weighted = weighted and maxsize is not None
         self.cache: Cache[Any, Any] = Cache(
             default_ttl=default_ttl,
-            shards=shards,
+            shards=1 if maxsize is not None else shards,
             sweep_interval=sweep_interval,
             clock=self.clock,
+            maxsize=maxsize,
+            weigher=weigh if self.weighted else None,
             on_removal=self.on_removal,
             record_stats=True,
         )
@@ -322,6 +360,7 @@ class FeatureMachine(RuleBasedStateMachine):
             return
         self.settle()
         self.entries_equal_the_model()
+        self.bound_holds()
         self.stats_equal_the_model()
         self.tag_index_equals_the_model()
 
@@ -334,6 +373,15 @@ class FeatureMachine(RuleBasedStateMachine):
             assert entry[1] == record.expires_at
             assert (entry[3] if len(entry) > 3 else frozenset()) == record.tags, key
         assert_index_consistent(self.cache)
+
+    def bound_holds(self) -> None:
+        if self.maxsize is None:
+            return
+        weight = sum(
+            weigh(key, record.value) if self.weighted else 1 for key, record in self.model.items()
+        )
+        assert self.cache.weight == weight
+        assert weight <= self.maxsize
 
     def stats_equal_the_model(self) -> None:
         stats = self.cache.stats()

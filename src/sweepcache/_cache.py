@@ -34,9 +34,9 @@ from ._arguments import (
     safe_repr,
 )
 from ._clock import Clock, default_clock
+from ._eviction import EvictionPolicy
 from ._expiry import NEVER, Entry, K, LookupDict, V
 from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal, Trash, notify, release
-from ._eviction import EvictionPolicy
 from ._shards import BoundedShard, Shard, TaggedShard
 from ._stats import CacheStats, StatsRecorder
 from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps

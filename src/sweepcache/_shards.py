@@ -369,6 +369,16 @@ class BoundedShard(TaggedShard[K, V]):
         policy = self.policy
         old = data.get(key)
         trash: Trash | None = None
+        if expires_at <= now:
+            # Expired on arrival (a ttl too small to move the clock): reported,
+            # never stored, so it cannot push a live entry out.
+            trash = Trash()
+            if old is not None:
+                self.pop(key, now, trash.removed, trash.dropped)
+                if trash.removed[0][2] is EXPLICIT:  # it was live: an overwrite
+                    trash.removed[0] = (key, old, REPLACED)
+            trash.removed.append((key, (value, expires_at, -1), EXPIRED))
+            return trash
         if old is not None:
             token = old[2]
             data[key] = (value, expires_at, token) if not tags else (value, expires_at, token, tags)
@@ -381,8 +391,11 @@ class BoundedShard(TaggedShard[K, V]):
                 trash = trash or Trash(old)
                 self._untag(key, old)
                 self._tag(token, tags)
-            if weight != policy.weight_of(token):
+            old_weight = policy.weight_of(token)
+            if weight != old_weight:
                 trash = trash or Trash(old)
+                if policy.weight - old_weight + weight > policy.capacity:
+                    self._reclaim_for_room(weight - old_weight, now, trash)
                 self._evict(policy.reweigh(token, weight), now, trash)
             return old if trash is None else trash
         if policy.weight + weight > policy.capacity and weight:
@@ -390,13 +403,19 @@ class BoundedShard(TaggedShard[K, V]):
             self._reclaim_for_room(weight, now, trash)
         token, victims = policy.add(key, hash_, weight)
         entry = (value, expires_at, token) if not tags else (value, expires_at, token, tags)
+        if victims:
+            # Evicted before the new entry lands, so the dict never holds more
+            # than the budget, not even for an instant another thread could see.
+            trash = trash or Trash()
+            self._evict(victims, now, trash)
+            if any(victim_token == token for _, victim_token in victims):
+                # The new entry alone outweighs the budget: never stored.
+                trash.removed.append((key, entry, SIZE))
+                return trash
         data[key] = entry
         if expires_at < self.horizon:
             self.add(key, expires_at)
-        if victims:
-            trash = trash or Trash()
-            self._evict(victims, now, trash)  # may be the new entry itself, too heavy
-        if tags and data.get(key) is entry:
+        if tags:
             self._tag(token, tags)
         heap = self.heap
         if heap:

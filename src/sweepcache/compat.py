@@ -55,6 +55,7 @@ class AsyncInMemoryCache(Generic[K, V]):
         clock: Clock = default_clock,
         record_stats: bool = False,
         name: str | None = None,
+        maxsize: int | None = None,
     ) -> None:
         """Create an empty cache.
 
@@ -65,11 +66,13 @@ class AsyncInMemoryCache(Generic[K, V]):
                 with ``compat_cache.cache.stats()`` (replaces the seed's
                 hand-rolled hit-rate decorator).
             name: Not in the seed: the name shown in ``repr`` and metrics.
+            maxsize: Not in the seed: the most entries kept (see
+                :class:`sweepcache.Cache`); ``None`` (the seed's way) is unbounded.
         """
         #: The :class:`sweepcache.Cache` underneath, for code that migrates
         #: piece by piece (``delete_many``, ``ttl``, ``stats``, the sweeper...).
         self.cache: Cache[K, V] = Cache(
-            default_ttl=60.0, clock=clock, record_stats=record_stats, name=name
+            default_ttl=60.0, clock=clock, record_stats=record_stats, name=name, maxsize=maxsize
         )
 
     async def get(self, key: K) -> V | None:
