@@ -6,7 +6,7 @@ import functools
 import random
 import threading
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -14,7 +14,9 @@ import pytest
 from index_checks import assert_index_consistent, entries
 from sweepcache import Cache, RemovalCause, cached
 from sweepcache.compat import AsyncInMemoryCache
-from sweepcache.testing import FakeClock
+
+if TYPE_CHECKING:
+    from sweepcache.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
