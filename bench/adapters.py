@@ -360,8 +360,12 @@ def _before(kind: Kind) -> Callable[[int], Ops] | str:
     return build
 
 
-def _variant(kind: Kind, **options: Any) -> Callable[[int], Ops]:
+def _variant(kind: Kind, bounded: float | None = None, **options: Any) -> Callable[[int], Ops]:
+    """sweepcache with ``options``; ``bounded``: maxsize as a share of the capacity."""
+
     def build(capacity: int) -> Ops:
+        if bounded is not None:
+            options["maxsize"] = max(1, int(capacity * bounded))
         cache: sweepcache.Cache[Any, Any] = sweepcache.Cache(default_ttl=TTL, **options)
         if kind == "async":
             return Ops(cache.get, cache.set, cache.delete, cache)
@@ -376,6 +380,15 @@ def _tagged(capacity: int) -> Ops:
 
     async def set_(key: Any, value: Any) -> None:
         await cache.set(key, value, tags=tags)
+
+    return Ops(cache.get, set_, cache.delete, cache)
+
+
+def _own_tag(capacity: int) -> Ops:
+    cache: sweepcache.Cache[Any, Any] = sweepcache.Cache(default_ttl=TTL)
+
+    async def set_(key: Any, value: Any) -> None:
+        await cache.set(key, value, tags=(("tag", key),))
 
     return Ops(cache.get, set_, cache.delete, cache)
 
@@ -416,6 +429,21 @@ def feature_contenders() -> list[Contender]:
         )
     )
     found.append(Contender("sweepcache set with a tag", "sweepcache", "async", _tagged))
+    found.append(Contender("sweepcache set with a tag of its own", "sweepcache", "async", _own_tag))
+    for kind, suffix in (("async", ""), ("sync", " *_nowait")):
+        found.append(
+            Contender(
+                f"sweepcache maxsize{suffix}",
+                "sweepcache",
+                kind,  # type: ignore[arg-type]
+                _variant(kind, bounded=1.0),  # type: ignore[arg-type]
+            )
+        )
+    found.append(
+        Contender(
+            "sweepcache maxsize, evicting", "sweepcache", "async", _variant("async", bounded=0.1)
+        )
+    )
     return found
 
 

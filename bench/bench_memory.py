@@ -30,6 +30,8 @@ from ._harness import Config, Progress, na, optional_import, rss_bytes
 NAME = "memory"
 TITLE = "Memory: bytes per entry beyond keys and values; RSS under churn"
 TARGET_BYTES = 140
+#: The same with ``maxsize`` (the eviction policy's state included).
+BOUNDED_TARGET_BYTES = 160
 #: Measured at no more than 200,000 entries (see ``run``).
 SLOW = frozenset({"aiocache", "cashews mem://", "cachetools (in coroutine)"})
 CHURN_VARIANTS = (
@@ -53,7 +55,13 @@ def _contenders() -> list[adapters.Contender]:
         "theine (in coroutine)": "theine",
         "cachebox (in coroutine)": "cachebox TTLCache",
     }
-    return [c for c in adapters.async_contenders() if c.name in wanted]
+    features = {
+        "sweepcache maxsize",
+        "sweepcache set with a tag",
+        "sweepcache set with a tag of its own",
+    }
+    found = [c for c in adapters.async_contenders() if c.name in wanted]
+    return found + [c for c in adapters.feature_contenders() if c.name in features]
 
 
 async def _fill(contender: adapters.Contender, size: int, mode: str) -> float:
@@ -200,13 +208,16 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if row["role"] != "sweepcache" or "na" in row:
             continue
         value = row["per_entry_B"]
+        if "tag" in row["contender"]:
+            continue  # reported, not a target: what a tag membership costs
+        limit = BOUNDED_TARGET_BYTES if "maxsize" in row["contender"] else TARGET_BYTES
         found.append(
             {
-                "target": f"memory: {row['contender']} <= {TARGET_BYTES} B per entry "
+                "target": f"memory: {row['contender']} <= {limit} B per entry "
                 f"({row['entries']:,} entries, tracemalloc)",
                 "measured": value,
                 "display": f"{value:.0f} B",
-                "met": value <= TARGET_BYTES,
+                "met": value <= limit,
             }
         )
     return found

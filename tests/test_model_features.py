@@ -371,7 +371,7 @@ class FeatureMachine(RuleBasedStateMachine):
             record = self.model[key]
             assert entry[0] == record.value
             assert entry[1] == record.expires_at
-            assert (entry[3] if len(entry) > 3 else frozenset()) == record.tags, key
+            assert frozenset(entry[3] if len(entry) > 3 else ()) == record.tags, key
         assert_index_consistent(self.cache)
 
     def bound_holds(self) -> None:

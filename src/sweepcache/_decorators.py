@@ -354,6 +354,7 @@ class CachedFunction(Generic[P, R]):
         self._condition = condition
         self._namespace = namespace_of(func) if namespace is None else namespace
         self._tag = FunctionTag(self._namespace)
+        self._own_tags = (self._tag,)  # one tuple shared by every entry of the function
         self._tags = tags
         self._result_tags = tags is not None and _takes_result(tags)
         self._key: Callable[P, Hashable] = (
@@ -442,7 +443,7 @@ class CachedFunction(Generic[P, R]):
         own = self._tag
         tags = self._tags
         if tags is None:
-            return (own,)
+            return self._own_tags
         if self._result_tags:
             return lambda result: (own, *tags(*args, **kwargs, result=result))
         return (own, *tags(*args, **kwargs))

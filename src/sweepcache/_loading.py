@@ -158,9 +158,9 @@ def _fixed_tags(tags: LoadTags) -> LoadTags:
     """Freeze fixed tags now (so errors surface before the load); keep a callable."""
     if tags is None or callable(tags):
         return tags
-    from ._cache import check_tags
+    from ._cache import entry_tags
 
-    return check_tags(tags)
+    return entry_tags(tags)
 
 
 async def _call(loader: Callable[[], Awaitable[V]], load_timeout: float | None) -> V:
@@ -290,11 +290,11 @@ async def lead(
 
 def _result_tags(
     tags: Callable[[Any], Iterable[Hashable]], value: object, key: object
-) -> frozenset[Hashable]:
-    from ._cache import check_tags
+) -> tuple[Hashable, ...]:
+    from ._cache import entry_tags
 
     try:
-        return check_tags(tags(value))
+        return entry_tags(tags(value))
     except Exception as exc:
         raise TypeError(f"the tags function of key {safe_repr(key)} failed: {exc!r}") from exc
 

@@ -97,7 +97,7 @@ class Shard(ExpiryIndex[K, V]):
         now: float,
         removed: list[Removal],
         dropped: list[object],
-        tags: frozenset[Hashable] | None = None,
+        tags: tuple[Hashable, ...] | None = None,
         hash_: int = 0,
         weight: int = 1,
     ) -> None:
@@ -241,7 +241,7 @@ class TaggedShard(Shard[K, V]):
         now: float,
         removed: list[Removal],
         dropped: list[object],
-        tags: frozenset[Hashable] | None = None,
+        tags: tuple[Hashable, ...] | None = None,
         hash_: int = 0,
         weight: int = 1,
     ) -> None:
@@ -358,7 +358,7 @@ class BoundedShard(TaggedShard[K, V]):
         now: float,
         hash_: int,
         weight: int,
-        tags: frozenset[Hashable] | None = None,
+        tags: tuple[Hashable, ...] | None = None,
     ) -> object:
         """Store ``value`` (of ``weight``) under ``key``, evicting to stay within the budget.
 
@@ -434,7 +434,7 @@ class BoundedShard(TaggedShard[K, V]):
         now: float,
         removed: list[Removal],
         dropped: list[object],
-        tags: frozenset[Hashable] | None = None,
+        tags: tuple[Hashable, ...] | None = None,
         hash_: int = 0,
         weight: int = 1,
     ) -> None:
@@ -451,7 +451,7 @@ class BoundedShard(TaggedShard[K, V]):
         else:
             removed.append((key, garbage, REPLACED if now < garbage[1] else EXPIRED))
 
-    def _tag(self, token: int, tags: frozenset[Hashable] | None) -> None:
+    def _tag(self, token: int, tags: tuple[Hashable, ...] | None) -> None:
         if tags:
             stored_key = self.policy.key_of(token)
             tag_index = self.tag_index
