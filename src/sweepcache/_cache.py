@@ -143,11 +143,23 @@ class Cache(Generic[K, V]):
         default_ttl: Seconds (or a :class:`~datetime.timedelta`) an entry
             lives when ``set`` gets no ``ttl``; ``None`` means never.
         shards: Number of lock stripes (and expiry indexes): a power of two
-            from 1 to 1024. Default 16.
+            from 1 to 1024. Default 16; with ``maxsize``, fewer, so that each
+            shard keeps at least 1,250 entries (1 with a ``weigher``): a
+            bounded cache splits its budget evenly across its shards.
         sweep_interval: Seconds between the sweeper's passes (real time),
             from 0.001 to 86400.
         clock: Returns the current time in seconds and never goes backwards;
             it decides expiry. :class:`sweepcache.testing.FakeClock` in tests.
+        maxsize: The most entries kept, or with a ``weigher`` the largest
+            total weight; ``None`` (the default) is unbounded. Past it, writes
+            evict entries chosen by a W-TinyLFU policy (frequency and recency,
+            scan- and loop-resistant), after the shard's expired entries. An
+            entry heavier than its shard's budget is not stored (reported as
+            ``SIZE``, never raised). After any write returns, ``len(cache)``
+            (or :attr:`weight`) is at most ``maxsize``.
+        weigher: ``weigher(key, value) -> int >= 0``, the weight of an entry;
+            needs ``maxsize``. A weigher that raises, or returns a negative or
+            non-int weight, makes the write raise and change nothing.
         on_removal: Called as ``on_removal(key, value, cause)`` once for
             every entry that leaves the cache, with no lock held (see
             :class:`RemovalCause`). It runs in the task or thread whose
@@ -162,7 +174,8 @@ class Cache(Generic[K, V]):
         name: A name for this cache, shown in its ``repr`` and in metrics.
 
     Raises:
-        ValueError: An argument is out of its range (see each one).
+        ValueError: An argument is out of its range (see each one), or a
+            ``weigher`` is given without ``maxsize``.
         TypeError: An argument has the wrong type.
 
     Example::
