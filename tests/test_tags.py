@@ -176,6 +176,47 @@ async def test_concurrent_invalidations_during_loads(clock: FakeClock) -> None:
                 assert value[0] == generation[tag], (tag, index, value, generation)
 
 
+def test_expired_entries_reclaimed_by_writes_leave_their_tags(clock: FakeClock) -> None:
+    """New keys reclaim expired ones (no sweeper runs here); their tags go with them."""
+    cache: Cache[int, int] = Cache(clock=clock, shards=1)
+    for key in range(1_000):
+        cache.set_nowait(key, key, ttl=1, tags=("old",))
+    clock.advance(10)
+    for key in range(1_000, 2_000):  # each new key reclaims up to two expired ones
+        cache.set_nowait(key, key, ttl=100, tags=("new",))
+    assert len(cache) == 1_000
+    assert tag_index_size(cache) == (1, 1_000)
+    assert cache.invalidate_tags_nowait("old") == 0
+
+
+@pytest.mark.parametrize("second", ["same tuple", "equal tuple", "other tuple", "no tags", "empty"])
+def test_overwrite_with_constant_tags(clock: FakeClock, second: str) -> None:
+    """The shortcut for the very tuple a key carries keeps the index right in every case."""
+    cache: Cache[str, int] = Cache(clock=clock, shards=1)
+    tags = ("users", "all")
+    cache.set_nowait("k", 1, tags=tags)
+    if second == "same tuple":
+        cache.set_nowait("k", 2, ttl=1e6, tags=tags)  # another bucket too
+        expected = {"users": 1, "all": 1}
+    elif second == "equal tuple":
+        cache.set_nowait("k", 2, tags=tags[:1] + tags[1:])  # equal, not the same object
+        expected = {"users": 1, "all": 1}
+    elif second == "other tuple":
+        cache.set_nowait("k", 2, tags=("all", "admins"))
+        expected = {"users": 0, "all": 1, "admins": 1}
+    elif second == "no tags":
+        cache.set_nowait("k", 2)
+        expected = {"users": 0, "all": 0}
+    else:
+        cache.set_nowait("k", 2, tags=())
+        expected = {"users": 0, "all": 0}
+    assert cache.get_nowait("k") == 2
+    for tag, count in expected.items():
+        assert len(cache._shards[0].tag_index.get(tag, ())) == count, tag
+    assert cache.invalidate_tags_nowait(*expected) == (1 if any(expected.values()) else 0)
+    assert tag_index_size(cache) == (0, 0)
+
+
 def test_churn_leaves_no_tag_behind(clock: FakeClock) -> None:
     cache: Cache[int, int] = Cache(clock=clock, shards=4)
     for key in range(100_000):

@@ -112,9 +112,8 @@ def entry_tags(tags: object) -> tuple[Hashable, ...]:
             f"write tags=({tags!r},) for one tag"
         )
     try:
-        if tags.__class__ is tuple:
-            if len(set(tags)) == len(tags):
-                return tags
+        if tags.__class__ is tuple and len(set(tags)) == len(tags):
+            return tags
         return tuple(dict.fromkeys(tags))  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(
@@ -1395,26 +1394,41 @@ def _set_nowait_reporting(
 
 
 def _set_tagged(self: Cache[K, V], key: K, value: V, ttl: TTLArg, tags: Iterable[Hashable]) -> None:
-    """Any cache's set with ``tags``: stored and reported with the tag index kept."""
+    """The set with ``tags`` of unbounded caches: the plain path, with the tag index kept.
+
+    (A bounded cache's own ``set_nowait`` stores tags through its policy.)
+    """
     seconds = self._default_ttl if ttl is DEFAULT_TTL else check_ttl(ttl)
-    tag_set = entry_tags(tags)
+    tag_tuple = entry_tags(tags)
     if seconds == 0.0:
         self.delete_nowait(key)
         return
-    shard = self._shard_of(key)
-    weight = self._weight(key, value)
-    self._enable_tags()
+    try:
+        shard = self._shards[hash(key) & self._mask]
+    except TypeError:
+        raise unhashable(key) from None
+    if shard.__class__ is Shard:  # shards only ever switch to TaggedShard
+        self._enable_tags()
     if self._loads:
         self._detach_loads((key,))
     now = self._clock()
     expires_at = NEVER if seconds is None else now + seconds
-    removed: list[Removal] = []
-    dropped: list[object] = []
-    with shard.lock:
-        shard.store(key, value, expires_at, now, removed, dropped, tag_set, hash(key), weight)
-    if self._stats is not None:
-        self._stats.put()
-    self._release(removed, dropped)
+    lock = shard.lock
+    lock.acquire()
+    try:
+        garbage = (
+            shard.put_tagged(key, value, expires_at, now, tag_tuple)  # type: ignore[attr-defined]
+            if tag_tuple
+            else shard.put(key, value, expires_at, now)
+        )
+    finally:
+        lock.release()
+    stats = self._stats
+    if stats is not None:
+        stats.put()
+    if garbage is not None and (stats is not None or self._listener is not None):
+        self._report_put(key, garbage, now)
+    del garbage
 
 
 def _set_nowait_bounded(

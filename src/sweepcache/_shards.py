@@ -233,6 +233,56 @@ class TaggedShard(Shard[K, V]):
             self._untag(key, garbage)
         return garbage
 
+    def put_tagged(
+        self, key: K, value: V, expires_at: float, now: float, tags: tuple[Hashable, ...]
+    ) -> object:
+        """Like :meth:`put`, for a value carrying ``tags`` (not empty).
+
+        The key leaves the tags it had and joins ``tags``; an overwrite that
+        passes the very tuple the key already carries (the common case of a
+        constant ``tags=("users",)``) leaves the tag index alone. Returns what
+        :meth:`put` returns.
+        """
+        data = self.data
+        old = data.get(key)
+        if old is not None:
+            stored_key = old[2]
+            data[key] = (value, expires_at, stored_key, tags)
+            if len(old) < 4 or old[3] is not tags:
+                self._untag(key, old)
+                self._join(stored_key, tags)
+            old_scaled = old[1] * self._inverse_width
+            new_scaled = expires_at * self._inverse_width
+            if old_scaled - old_scaled % 1.0 == new_scaled - new_scaled % 1.0:
+                return old
+            trash = Trash(old)
+            self.move(key, old[1], expires_at, data, trash.dropped)
+            return trash
+        data[key] = (value, expires_at, key, tags)
+        self._join(key, tags)
+        if expires_at < self.horizon:
+            self.add(key, expires_at)
+        heap = self.heap
+        if heap:
+            scaled = now * self._inverse_width
+            due = scaled - scaled % 1.0
+            if heap[0] < due:
+                trash = Trash()
+                self.reclaim_due(due, now, 2, data, trash.removed, trash.dropped)
+                self._untag_removed(trash.removed)
+                return trash
+        return None
+
+    def _join(self, stored_key: K, tags: tuple[Hashable, ...]) -> None:
+        """Add ``stored_key`` (the dict's own key object) to the set of each of ``tags``."""
+        tag_index = self.tag_index
+        for tag in tags:
+            members = tag_index.get(tag)
+            if members is None:
+                tag_index[tag] = {stored_key}
+            else:
+                members.add(stored_key)
+
     def store(
         self,
         key: K,
@@ -250,14 +300,7 @@ class TaggedShard(Shard[K, V]):
         super().store(key, value, expires_at, now, removed, dropped, tags)
         self._untag_removed(removed, start)  # the replaced entry, and any reclaimed
         if tags:
-            stored_key = self.data[key][2]  # the dict's own key object (see above)
-            tag_index = self.tag_index
-            for tag in tags:
-                members = tag_index.get(tag)
-                if members is None:
-                    tag_index[tag] = {stored_key}
-                else:
-                    members.add(stored_key)
+            self._join(self.data[key][2], tags)  # the dict's own key object (see above)
 
     def pop(self, key: K, now: float, removed: list[Removal], dropped: list[object]) -> bool:
         """Remove ``key`` and its tags; return whether it held a live entry."""
