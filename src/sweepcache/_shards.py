@@ -430,7 +430,8 @@ class BoundedShard(TaggedShard[K, V]):
             if old_scaled - old_scaled % 1.0 != new_scaled - new_scaled % 1.0:
                 trash = Trash(old)
                 self.move(key, old[1], expires_at, data, trash.dropped)
-            if len(old) > 3 or tags:
+            if (old[3] if len(old) > 3 else None) is not (tags or None):
+                # (The very tuple the key carries leaves the tag index alone.)
                 trash = trash or Trash(old)
                 self._untag(key, old)
                 self._tag(token, tags)
