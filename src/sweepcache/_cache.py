@@ -663,16 +663,26 @@ class Cache(Generic[K, V]):
 
             cache.delete_nowait("user:1")  # -> True if it was cached
         """
-        shard = self._shard_of(key)
+        try:
+            shard = self._shards[hash(key) & self._mask]
+        except TypeError:
+            raise unhashable(key) from None
         if self._loads:
             self._detach_loads((key,))
-        removed: list[Removal] = []
-        dropped: list[object] = []
         now = self._clock()
-        with shard.lock:
-            live = shard.pop(key, now, removed, dropped)
-        self._release(removed, dropped)
-        return live
+        dropped: list[object] = []
+        lock = shard.lock
+        lock.acquire()
+        try:
+            old = shard.take(key, dropped)
+        finally:
+            lock.release()
+        if old is None:
+            return False
+        live: bool = now < old[1]
+        if self._stats is not None or self._listener is not None:
+            self._release([(key, old, EXPLICIT if live else EXPIRED)], dropped)
+        return live  # old and dropped are freed on return, with no lock held
 
     async def delete(self, key: K) -> bool:
         """Remove ``key``; return whether it held a live entry.

@@ -80,6 +80,22 @@ def _lookup(self, key):
     return entry
 """
 
+#: ``TieredCache.get`` (sweepcache.redis): the L1 cache's own read path inlined
+#: (``cache`` is the L1), so that an L1 hit costs a plain ``Cache`` hit, then
+#: Redis on a miss.
+_TIERED_GET: Final = """
+async def get(self, key, default=None):
+    cache = self._l1
+    {lookup}
+    if entry is not None and cache._clock() < entry[1]:
+        {on_hit}
+        return entry[0]
+    {on_miss}
+    if entry is not None:
+        cache._discard_expired(key, entry)
+    return await self._get_l2(key, default)
+"""
+
 #: What a hit records, by feature.
 ON_HIT: Final = {
     # The eviction policy's read record: one list item, counted lock-free
@@ -137,3 +153,24 @@ def read_methods(layout: str, records: tuple[str, ...]) -> dict[str, Callable[..
         method.__qualname__ = f"Cache.{name}"
         method.__module__ = "sweepcache"
     return methods
+
+
+@functools.cache
+def tiered_get(layout: str, records: tuple[str, ...]) -> Callable[..., Any]:
+    """Generate ``TieredCache.get`` over an L1 cache of ``layout`` recording ``records``."""
+    from . import _cache
+
+    def of_l1(block: str) -> str:
+        return block.replace("self.", "cache.")
+
+    source = _fill(
+        _TIERED_GET,
+        lookup=of_l1(_LOOKUP[layout]),
+        on_hit=of_l1("\n".join(ON_HIT[record] for record in records if record in ON_HIT)),
+        on_miss=of_l1("\n".join(ON_MISS[record] for record in records if record in ON_MISS)),
+    )
+    namespace: dict[str, Any] = {"_unhashable": _cache.unhashable}
+    filename = f"<sweepcache tiered read path: {layout}{''.join('+' + r for r in records)}>"
+    exec(compile(source, filename, "exec"), namespace)
+    get: Callable[..., Any] = namespace["get"]
+    return get

@@ -130,17 +130,28 @@ class Shard(ExpiryIndex[K, V]):
             if heap[0] < due:
                 self.reclaim_due(due, now, 2, data, removed, dropped)
 
+    def take(self, key: K, dropped: list[object]) -> Entry | None:
+        """Remove ``key`` and everything that tracks it; return its entry (``None`` if absent).
+
+        The caller reports the entry (``EXPLICIT``, or ``EXPIRED`` if it had)
+        and frees it after the lock.
+        """
+        data = self.data
+        old = data.pop(key, None)
+        if old is not None:
+            self.forget(old[1], data, dropped)
+        return old
+
     def pop(self, key: K, now: float, removed: list[Removal], dropped: list[object]) -> bool:
         """Remove ``key``; return whether it held a live entry.
 
         The entry goes to ``removed`` as ``EXPLICIT``, or ``EXPIRED`` if it had.
         """
-        old = self.data.pop(key, None)
+        old = self.take(key, dropped)
         if old is None:
             return False
         live: bool = now < old[1]
         removed.append((key, old, EXPLICIT if live else EXPIRED))
-        self.forget(old[1], self.data, dropped)
         return live
 
     def discard_expired(
@@ -302,12 +313,12 @@ class TaggedShard(Shard[K, V]):
         if tags:
             self._join(self.data[key][2], tags)  # the dict's own key object (see above)
 
-    def pop(self, key: K, now: float, removed: list[Removal], dropped: list[object]) -> bool:
-        """Remove ``key`` and its tags; return whether it held a live entry."""
-        start = len(removed)
-        live = super().pop(key, now, removed, dropped)
-        self._untag_removed(removed, start)
-        return live
+    def take(self, key: K, dropped: list[object]) -> Entry | None:
+        """Remove ``key`` and its tags; return its entry."""
+        old = Shard.take(self, key, dropped)
+        if old is not None:
+            self._untag(key, old)
+        return old
 
     def discard_expired(
         self, key: K, entry: Entry, removed: list[Removal], dropped: list[object]
@@ -553,12 +564,13 @@ class BoundedShard(TaggedShard[K, V]):
             dropped.append(policy.remove(entry[2]))  # its key: freed after the lock
             self._untag(key, entry)
 
-    def pop(self, key: K, now: float, removed: list[Removal], dropped: list[object]) -> bool:
-        """Remove ``key`` (and its policy slot and tags); return whether it held a live entry."""
-        start = len(removed)
-        live = Shard.pop(self, key, now, removed, dropped)
-        self._forget_removed(removed, dropped, start)
-        return live
+    def take(self, key: K, dropped: list[object]) -> Entry | None:
+        """Remove ``key``, its policy slot and its tags; return its entry."""
+        old = Shard.take(self, key, dropped)
+        if old is not None:
+            dropped.append(self.policy.remove(old[2]))  # its key: freed after the lock
+            self._untag(key, old)
+        return old
 
     def discard_expired(
         self, key: K, entry: Entry, removed: list[Removal], dropped: list[object]

@@ -66,6 +66,40 @@ async def test_reads_fill_l1_capped_by_pttl_and_l1_ttl(
         await a.clear()
 
 
+@pytest.mark.parametrize(
+    "l1_options",
+    [{}, {"record_stats": True}, {"maxsize": 100}, {"maxsize": 100, "record_stats": True}],
+    ids=["plain", "stats", "maxsize", "maxsize+stats"],
+)
+async def test_l1_reads_follow_the_l1_variant(
+    redis_server: RedisServer, prefix: str, l1_options: dict[str, Any]
+) -> None:
+    """The tier's inlined L1 read: hits, misses and expired entries as the L1's own get."""
+    from sweepcache.testing import FakeClock
+
+    clock = FakeClock()
+    l1: Cache[Any, Any] = Cache(default_ttl=60, clock=clock, **l1_options)
+    tiered = TieredCache[Any, Any](
+        l1=l1, l2=RedisCache(url=redis_server.url, prefix=prefix, op_timeout=2.0)
+    )
+    assert isinstance(tiered, TieredCache)
+    async with tiered:
+        await wait_for(lambda: tiered.link_up)
+        await tiered.set("k", None, ttl=100)  # a cached None is a hit, not a miss
+        l1.set_nowait("local only", 1, ttl=1)  # white box: absent from Redis
+        assert await tiered.get("k", "default") is None
+        assert await tiered.get("local only") == 1
+        clock.advance(2)  # "local only" expired in L1; Redis has nothing either
+        assert await tiered.get("local only", "default") == "default"
+        assert "local only" not in l1
+        with pytest.raises(TypeError, match="hashable"):
+            await tiered.get([])  # type: ignore[arg-type]
+        if l1_options.get("record_stats"):
+            stats = l1.stats()
+            assert (stats.hits, stats.misses) == (2, 1)
+        await tiered.clear()
+
+
 async def test_a_write_reaches_every_other_l1(redis_server: RedisServer, prefix: str) -> None:
     async with tier(redis_server.url, prefix) as a, tier(redis_server.url, prefix) as b:
         seen = b.l2.stats().invalidations

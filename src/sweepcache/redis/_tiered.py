@@ -12,6 +12,7 @@ never land in L1 after the write's invalidation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, cast, 
 
 import anyio
 
-from sweepcache import DEFAULT_TTL, Cache
+from sweepcache import DEFAULT_TTL, Cache, _readpath
 
 from ._common import L2Error, positive_seconds, ttl_seconds
 from ._keys import NOT_A_KEY
@@ -146,6 +147,13 @@ class TieredCache(_Subscriber, Generic[K, V]):
         "_task_group",
         "_trusted",
     )
+
+    def __new__(cls, *, l1: Cache[K, V], **_: object) -> TieredCache[K, V]:
+        """Build the variant whose ``get`` inlines the read path of ``l1``'s own variant."""
+        variant = getattr(l1, "_variant", None)
+        if cls is not TieredCache or not isinstance(l1, Cache) or variant is None:
+            return object.__new__(cls)
+        return object.__new__(_variant(variant[0], variant[1]))
 
     def __init__(
         self,
@@ -285,6 +293,9 @@ class TieredCache(_Subscriber, Generic[K, V]):
     async def get(self, key: K, default: D) -> V | D: ...
     async def get(self, key: K, default: object = None) -> object:
         """Return the value under ``key`` from L1, else from L2 (filling L1), else ``default``.
+
+        (Each tier runs a copy of this method with its L1's read path inlined,
+        so that an L1 hit costs what a plain ``Cache`` hit costs.)
 
         Raises:
             TypeError: ``key`` is not hashable or has no Redis encoding.
@@ -644,3 +655,16 @@ class TieredCache(_Subscriber, Generic[K, V]):
 
 TieredCache.__module__ = "sweepcache.redis"
 TierStats.__module__ = "sweepcache.redis"
+
+
+@functools.cache
+def _variant(layout: str, records: tuple[str, ...]) -> type[TieredCache[Any, Any]]:
+    """The private subclass of ``TieredCache`` over an L1 of this layout and these records."""
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "get": functools.wraps(TieredCache.get)(_readpath.tiered_get(layout, records)),
+    }
+    variant = type("TieredCache", (TieredCache,), namespace)
+    variant.__module__ = TieredCache.__module__
+    variant.__qualname__ = TieredCache.__qualname__
+    return variant
