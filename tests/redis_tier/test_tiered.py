@@ -93,7 +93,7 @@ async def test_l1_reads_follow_the_l1_variant(
         assert await tiered.get("local only", "default") == "default"
         assert "local only" not in l1
         with pytest.raises(TypeError, match="hashable"):
-            await tiered.get([])  # type: ignore[arg-type]
+            await tiered.get([])
         if l1_options.get("record_stats"):
             stats = l1.stats()
             assert (stats.hits, stats.misses) == (2, 1)
