@@ -188,7 +188,7 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
     thread_counts = config.pick(smoke=[1, 2], quick=[1, 2, 4], full=[1, 2, 4])
     shard_counts = config.pick(smoke=[1, 16], quick=[1, 16], full=[1, 4, 16, 64])
     per_thread = config.pick(smoke=2_000, quick=40_000, full=100_000)
-    repeats = config.pick(smoke=1, quick=3, full=5)
+    repeats = config.pick(smoke=1, quick=3, full=7)
     mixes = config.pick(smoke={"90/10": 0.1}, quick=MIXES, full=MIXES)
     all_contenders = contenders(shard_counts)
     runnable = [(name, role, build) for name, role, build in all_contenders if callable(build)]
