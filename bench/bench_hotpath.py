@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import adapters
 from ._harness import Backend, Config, Progress, backends, gc_paused, summarize
@@ -199,6 +199,62 @@ def _targets(backend: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found.append(
             {
                 "target": f"{backend}: {name} {op} <= {limit}x the {family} floor",
+                "limit": limit,
+                "measured": measured,
+                "display": f"{measured:.2f}x",
+                "met": measured <= limit,
+            }
+        )
+    found.extend(_feature_targets(backend, rows))
+    return found
+
+
+#: The 0.1.0 core, unpacked from git history (see ``_before.py``).
+BEFORE: Final = "sweepcache 0.1.0 (before)"
+#: The features' targets, each a ratio of two rows' medians in one run:
+#: (what, row, op, baseline row, baseline op, limit).
+FEATURE_TARGETS: Final = (
+    ("features off: get hit", "sweepcache Cache", "get hit", BEFORE, "get hit", 1.03),
+    ("features off: set new", "sweepcache Cache", "set new", BEFORE, "set new", 1.03),
+    (
+        "features off: set overwrite",
+        "sweepcache Cache",
+        "set overwrite",
+        BEFORE,
+        "set overwrite",
+        1.03,
+    ),
+    (
+        "record_stats=True get hit",
+        "sweepcache record_stats=True",
+        "get hit",
+        "floor (async)",
+        "get hit",
+        1.5,
+    ),
+    ("maxsize get hit", "sweepcache maxsize", "get hit", "floor (async)", "get hit", 1.5),
+    ("maxsize set new", "sweepcache maxsize", "set new", BEFORE, "set new", 1.3),
+    (
+        "set new with one tag",
+        "sweepcache set with a tag",
+        "set new",
+        "sweepcache Cache",
+        "set new",
+        2.0,
+    ),
+)
+
+
+def _feature_targets(backend: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for what, name, op, base_name, base_op, limit in FEATURE_TARGETS:
+        row, base = _find(rows, backend, name), _find(rows, backend, base_name)
+        if row is None or base is None:
+            continue
+        measured = row[op]["median"] / base[base_op]["median"]
+        found.append(
+            {
+                "target": f"{backend}: {what} <= {limit}x {base_name} {base_op}",
                 "limit": limit,
                 "measured": measured,
                 "display": f"{measured:.2f}x",
