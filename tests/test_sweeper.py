@@ -234,3 +234,62 @@ async def test_writes_reclaim_expired_entries_without_a_sweeper(clock: FakeClock
         clock.advance(0.01)  # ~100 keys live at a time
         peak = max(peak, len(cache))
     assert peak < 400
+
+
+class Key:
+    """A key whose freeing a weakref sees."""
+
+    __slots__ = ("__weakref__", "number")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+def test_dismantle_frees_old_containers_in_bounded_steps() -> None:
+    """What clear() swaps out is taken apart a slice at a time, to the last reference."""
+    import weakref
+    from collections import deque
+
+    from sweepcache._expiry import Bucket
+    from sweepcache._sweeper import DISMANTLE_STEP, dismantle
+
+    keys = [Key(i) for i in range(20_000)]
+    alive = [weakref.ref(key) for key in keys]
+    bucket: Bucket[Key] = Bucket()
+    bucket.keys.extend(keys[:10_000])
+    bucket.pending = keys[10_000:15_000]
+    bucket.seen = set(keys[10_000:12_000])
+    tags = {"all": set(keys), "some": set(keys[:10])}
+    policy: tuple[object, ...] = (list(keys), deque(keys), deque(), [])
+    garbage: list[object] = [({1.0: bucket, 2.0: Bucket()}, tags), policy]
+    del keys, bucket, tags, policy
+    steps = sum(1 for _ in dismantle(garbage))
+    assert garbage == []
+    assert not any(ref() for ref in alive)
+    # About one step per DISMANTLE_STEP references, never the whole lot at once.
+    assert steps >= 75_000 // DISMANTLE_STEP  # 77,010 references in all
+
+
+@pytest.mark.parametrize("options", [{}, {"maxsize": 100_000}], ids=["plain", "maxsize"])
+async def test_clear_takes_the_old_index_apart_between_checkpoints(
+    clock: FakeClock, options: dict[str, Any]
+) -> None:
+    cache: Cache[int, int] = Cache(clock=clock, shards=1, **options)
+    cache.set_many_nowait({key: key for key in range(50_000)}, ttl=10, tags=("all",))
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await checkpoint()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(heartbeat)
+        await checkpoint()
+        await cache.clear()
+        group.cancel_scope.cancel()
+    assert len(cache) == 0
+    assert beats > 1  # the loop ran other tasks while the old entries went
+    cache.set_nowait(1, 1, tags=("all",))
+    assert cache.invalidate_tags_nowait("all") == 1

@@ -39,7 +39,14 @@ from ._expiry import NEVER, Entry, K, LookupDict, V
 from ._removal import EXPIRED, EXPLICIT, REPLACED, Removal, Trash, notify, release
 from ._shards import BoundedShard, Shard, TaggedShard
 from ._stats import CacheStats, StatsRecorder
-from ._sweeper import SLICE_SECONDS, release_in_slices, run_in_slices, run_sweeper, sweep_steps
+from ._sweeper import (
+    SLICE_SECONDS,
+    dismantle,
+    release_in_slices,
+    run_in_slices,
+    run_sweeper,
+    sweep_steps,
+)
 
 if TYPE_CHECKING:
     import datetime
@@ -890,7 +897,10 @@ class Cache(Generic[K, V]):
                     if self._stats is not None:
                         self._stats.record_removals(removed, "write", self._removal_weight)
                     deadline = await release_in_slices(removed, [], self._listener, deadline)
-            deadline = await release_in_slices([], garbage, None, deadline)
+            for _ in dismantle(garbage):  # the old index and tag sets, a slice at a time
+                if perf_counter() >= deadline:
+                    await anyio.lowlevel.checkpoint()
+                    deadline = perf_counter() + SLICE_SECONDS
         finally:
             # Cancelled: the cache is already empty; report and free the rest
             # now (what ``removed`` still holds was counted already).

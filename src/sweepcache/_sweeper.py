@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._expiry import Bucket
 from ._removal import notify, release
 
 if TYPE_CHECKING:
@@ -105,6 +107,59 @@ async def run_in_slices(
         # Cancelled mid-release: what was removed is still reported, once.
         release(listener, removed, dropped)
     return reclaimed
+
+
+#: References dropped per step when old containers are taken apart.
+DISMANTLE_STEP: Final = 512
+
+
+def dismantle(garbage: list[object]) -> Iterator[None]:
+    """Take ``garbage`` (old index, tag sets, policy queues) apart, yielding every few hundred.
+
+    Dropping a whole old expiry index at once frees every key its buckets
+    hold last: 30,000 keys per shard at 500,000 entries, 0.4 ms each, and a
+    million in one bucket of a one-shard cache. Here containers are emptied
+    from the end, ``DISMANTLE_STEP`` references at a time, so that the caller
+    can look at the clock between steps. Items of other types are dropped as
+    they are. ``garbage`` is consumed.
+    """
+    budget = DISMANTLE_STEP
+    stack = garbage
+    while stack:
+        item: Any = stack.pop()
+        if item.__class__ is tuple:
+            stack.extend(item)
+        elif isinstance(item, Bucket):
+            stack.extend((item.keys, item.pending, item.seen))
+        elif isinstance(item, (list, deque)):
+            count = min(len(item), budget)
+            if item.__class__ is list:
+                del item[len(item) - count :]
+            else:
+                for _ in range(count):
+                    item.pop()
+            budget -= count
+            if item:
+                stack.append(item)
+        elif isinstance(item, set):
+            count = min(len(item), budget)
+            for _ in range(count):
+                item.pop()
+            budget -= count
+            if item:
+                stack.append(item)
+        elif isinstance(item, dict):  # buckets or tag sets: taken apart in turn
+            count = min(len(item), budget)
+            for _ in range(count):
+                stack.append(item.popitem()[1])
+            budget -= count
+            if item:
+                stack.append(item)
+        budget -= 1
+        del item
+        if budget <= 0:
+            yield
+            budget = DISMANTLE_STEP
 
 
 async def release_in_slices(
