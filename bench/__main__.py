@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench                 # every suite, full size (~5 min on 2 cores)
+    python -m bench                 # every suite, full size (~21 min on 2 cores)
     python -m bench --quick         # reduced sizes (~1.5 min); writes bench/results-quick/
     python -m bench hotpath memory  # some suites only
     python -m bench --out DIR       # write results elsewhere
