@@ -118,11 +118,13 @@ def test_committed_summary_is_rendered_from_committed_json(tmp_path: Path) -> No
 
 #: Suites whose plots are not one line or bar per contender (cases, parts of a
 #: run): they draw with their own legend, not the shared contender styles.
-OWN_STYLES = frozenset({"stalls", "tiered", "web"})
+#: The eviction plot has one line per policy (LRU, LFU, Belady's optimum...),
+#: styled by policy rather than by library.
+OWN_STYLES = frozenset({"eviction", "stalls", "tiered", "web"})
 #: Suites whose plots name every bar on the axis (no legend to tell contenders
 #: apart): the library's colour is all a bar needs, and sweepcache's feature
 #: rows (statistics, listener, maxsize, tags...) outnumber the variant styles.
-LABELLED_BARS = frozenset({"hotpath"})
+LABELLED_BARS = frozenset({"hotpath", "memory"})
 
 
 def test_each_contender_keeps_one_style_and_styles_differ_within_a_plot() -> None:
