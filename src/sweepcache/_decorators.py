@@ -507,7 +507,9 @@ class CachedFunction(Generic[P, R]):
         maxsize = None
         if isinstance(cache, Cache):
             maxsize = getattr(cache, "maxsize", None)
-            currsize = sum(len(shard.tag_index.get(self._tag, ())) for shard in cache._shards)
+            # (``get`` with one argument: on free-threaded builds the index is a
+            # LookupDict, whose ``get`` takes no default.)
+            currsize = sum(len(shard.tag_index.get(self._tag) or ()) for shard in cache._shards)
         return CacheInfo(count_value(self._hits), count_value(self._misses), maxsize, currsize)
 
     def _raise_if_unhashable(
