@@ -91,7 +91,7 @@ bench-micro: $(BENCH_VENV)/.installed-bench
 # soak per backend; the Redis tier's 1M-input decoder fuzz and fault soak.
 reliability: $(VENV)/.installed-test
 	SWEEPCACHE_RELIABILITY=1 SWEEPCACHE_MODEL_EXAMPLES=2000 SWEEPCACHE_MODEL_STEPS=50 \
-	$(BIN)/python -m pytest -p no:timeout -s -q -o addopts="" \
+	$(BIN)/python -m pytest -o timeout=0 -s -q -o addopts="" \
 	tests/test_model.py tests/test_model_features.py tests/test_model_loading.py tests/reliability
 
 fmt: $(VENV)/.installed-test
