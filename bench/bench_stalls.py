@@ -38,7 +38,7 @@ import anyio.lowlevel
 import sweepcache
 from sweepcache.testing import FakeClock
 
-from ._harness import Config, Progress, summarize
+from ._harness import Config, Progress, optional_import, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -361,6 +361,7 @@ def table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def plot(pyplot: Any, result: dict[str, Any]) -> Any:
     """Horizontal bars per case: sweepcache's longest lock hold and stall beside the baseline."""
+    ticker = optional_import("matplotlib.ticker")
     rows = result["rows"]
     cases = list(dict.fromkeys(row["case"] for row in rows))
     figure, axes = pyplot.subplots(
@@ -390,6 +391,9 @@ def plot(pyplot: Any, result: dict[str, Any]) -> Any:
         axis.set_yticks(list(positions))
         axis.set_yticklabels(labels, fontsize="small")
         axis.set_xscale("log")
+        axis.set_xlim(left=0.01)  # one origin for every panel: bars compare across cases
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
         axis.set_title(case, fontsize="medium")
         axis.set_xlabel("ms (log scale)")
     handles, labels = axes[0][0].get_legend_handles_labels()
