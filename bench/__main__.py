@@ -3,7 +3,7 @@
 Usage::
 
     python -m bench                 # every suite, full size (~21 min on 2 cores)
-    python -m bench --quick         # reduced sizes (~1.5 min); writes bench/results-quick/
+    python -m bench --quick         # reduced sizes (~5 min); writes bench/results-quick/
     python -m bench hotpath memory  # some suites only
     python -m bench --out DIR       # write results elsewhere
     python -m bench --render        # redraw plots and summary.md from the JSON in bench/results/
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
-        "--quick", action="store_true", help=f"reduced sizes (~1.5 min), into {QUICK_RESULTS.name}/"
+        "--quick", action="store_true", help=f"reduced sizes (~5 min), into {QUICK_RESULTS.name}/"
     )
     size.add_argument("--smoke", action="store_true", help="tiny sizes (for the test suite)")
     parser.add_argument("--huge", action="store_true", help="also run 10M-key sizes (slow)")
