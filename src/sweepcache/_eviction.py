@@ -488,13 +488,8 @@ class EvictionPolicy(Generic[K]):
         Raises:
             KeyError: ``token`` is not resident.
         """
-        slot = token >> self._shift
+        slot, where = self._resident(token)
         segment = self._segment
-        if token & ((1 << self._shift) - 1) != self._shard or slot >= len(segment):
-            raise KeyError(token)
-        where = segment[slot]
-        if where >= DEAD:
-            raise KeyError(token)
         weight = 1 if self._weights is None else self._weights[slot]
         self.weight -= weight
         if where == WINDOW:
@@ -512,6 +507,17 @@ class EvictionPolicy(Generic[K]):
             self._dead += 1
         return key  # type: ignore[return-value]
 
+    def _resident(self, token: Token) -> tuple[int, int]:
+        """The slot and segment of a resident entry's ``token``; ``KeyError`` if not resident."""
+        slot = token >> self._shift
+        segment = self._segment
+        if token & ((1 << self._shift) - 1) != self._shard or slot >= len(segment):
+            raise KeyError(token)
+        where = segment[slot]
+        if where >= DEAD:
+            raise KeyError(token)
+        return slot, where
+
     def reweigh(self, token: Token, weight: int) -> Sequence[tuple[K, Token]]:
         """Change a resident entry's weight (an overwrite); return the victims.
 
@@ -521,13 +527,8 @@ class EvictionPolicy(Generic[K]):
         Raises:
             KeyError: ``token`` is not resident.
         """
-        slot = token >> self._shift
+        slot, where = self._resident(token)
         segment = self._segment
-        if token & ((1 << self._shift) - 1) != self._shard or slot >= len(segment):
-            raise KeyError(token)
-        where = segment[slot]
-        if where >= DEAD:
-            raise KeyError(token)
         weights = self._weights
         if weights is None:
             return _NO_VICTIMS  # type: ignore[return-value]
