@@ -541,6 +541,14 @@ def _bench_substitutions() -> dict[str, str]:
             "hotpath_get_ratio",
             "hotpath_get_nowait_ratio",
             "bench_date",
+            "eviction_cells",
+            "eviction_theine_within",
+            "eviction_theine_worst",
+            "maxsize_set_ratio",
+            "maxsize_evicting_ratio",
+            "maxsize_get_ratio",
+            "maxsize_memory_b",
+            "unbounded_memory_b",
             *(
                 f"threads_{build}_{workload}"
                 for build in ("gil", "ft")
@@ -577,11 +585,50 @@ def _bench_substitutions() -> dict[str, str]:
     if nowait:
         ratios = [r["get hit ratio"] for r in nowait]
         values["hotpath_get_nowait_ratio"] = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    values.update(_bounded_substitutions())
     started = [
         (_bench_json(s) or {}).get("meta", {}).get("started") for s in ("sweeper", "hotpath")
     ]
     if any(started):
         values["bench_date"] = max(s for s in started if s)[:10]
+    return values
+
+
+def _bounded_substitutions() -> dict[str, str]:
+    """The bounded cache's figures: hit ratio beside theine, set cost, memory per entry."""
+    values: dict[str, str] = {}
+    margins = []
+    for row in _rows("eviction"):
+        ratios = row["hit_ratio"]
+        ours, theine = ratios.get("sweepcache Cache(maxsize)"), ratios.get("theine (W-TinyLFU)")
+        if ours is not None and theine is not None:
+            margins.append(((ours - theine) * 100, f"{row['workload']} at {row['size']}"))
+    if margins:
+        worst, where = min(margins)
+        values["eviction_cells"] = str(len(margins))
+        values["eviction_theine_within"] = str(sum(margin >= -1.0 for margin, _ in margins))
+        values["eviction_theine_worst"] = f"{worst:+.1f} points, {where}"
+    hotpath = list(_rows("hotpath"))
+    for contender, op, name in (
+        ("sweepcache maxsize", "set new", "maxsize_set_ratio"),
+        ("sweepcache maxsize, evicting", "set new", "maxsize_evicting_ratio"),
+        ("sweepcache maxsize", "get hit", "maxsize_get_ratio"),
+    ):
+        ratios = []
+        for row in hotpath:
+            if row["contender"] != contender:
+                continue
+            for base in hotpath:
+                if base["contender"] == "sweepcache Cache" and base["backend"] == row["backend"]:
+                    ratios.append(row[op]["median"] / base[op]["median"])
+        if ratios:
+            values[name] = f"{min(ratios):.1f}-{max(ratios):.1f}x"
+    for contender, name in (
+        ("sweepcache maxsize", "maxsize_memory_b"),
+        ("sweepcache Cache", "unbounded_memory_b"),
+    ):
+        for row in _rows("memory", contender=contender):
+            values[name] = f"{row['per_entry_B']:.0f}"
     return values
 
 

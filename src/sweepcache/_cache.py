@@ -1492,10 +1492,12 @@ def _set_nowait_bounded(
         garbage = shard.put(key, value, expires_at, now, hash_, weight, tag_set)
     finally:
         lock.release()
-    if self._stats is not None:
-        self._stats.put()
-    if garbage is not None:
+    stats = self._stats
+    if stats is not None:
+        stats.put()
+    if garbage is not None and (stats is not None or self._listener is not None):
         self._report_put(key, garbage, now)
+    del garbage  # what the write let go of is freed here, after the lock
 
 
 def _default_shards(maxsize: int | None, weighted: bool) -> int:

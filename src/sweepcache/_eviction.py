@@ -244,6 +244,7 @@ class EvictionPolicy(Generic[K]):
         "capacity",
         "counts",
         "weight",
+        "weighted",
     )
 
     def __init__(
@@ -265,6 +266,8 @@ class EvictionPolicy(Generic[K]):
         self.capacity = capacity
         #: Total weight of the resident entries (their number when unweighted).
         self.weight = 0
+        #: Whether entries have weights (else every entry weighs 1).
+        self.weighted = weighted
         #: Read counts, indexed by token; the read path adds 1 on a hit.
         self.counts: list[int] = [] if counts is None else counts
         self._shard = shard

@@ -448,7 +448,7 @@ class BoundedShard(TaggedShard[K, V]):
                 trash = trash or Trash(old)
                 self._untag(key, old)
                 self._tag(token, tags)
-            old_weight = policy.weight_of(token)
+            old_weight = policy.weight_of(token) if policy.weighted else 1
             if weight != old_weight:
                 trash = trash or Trash(old)
                 if policy.weight - old_weight + weight > policy.capacity:
@@ -456,16 +456,21 @@ class BoundedShard(TaggedShard[K, V]):
                 self._evict(policy.reweigh(token, weight), now, trash)
             return old if trash is None else trash
         if policy.weight + weight > policy.capacity and weight:
-            trash = Trash()
-            self._reclaim_for_room(weight, now, trash)
+            # Full: expired entries go before live ones. (The check inlines
+            # _reclaim_for_room's own: nothing due, no current bucket.)
+            scaled = now * self._inverse_width
+            current = scaled - scaled % 1.0
+            heap = self.heap
+            if (heap and heap[0] < current) or current in self._buckets:
+                trash = Trash()
+                self._reclaim_for_room(weight, now, trash)
         token, victims = policy.add(key, hash_, weight)
         entry = (value, expires_at, token) if not tags else (value, expires_at, token, tags)
         if victims:
             # Evicted before the new entry lands, so the dict never holds more
             # than the budget, not even for an instant another thread could see.
             trash = trash or Trash()
-            self._evict(victims, now, trash)
-            if any(victim_token == token for _, victim_token in victims):
+            if self._evict(victims, now, trash, token):
                 # The new entry alone outweighs the budget: never stored.
                 trash.removed.append((key, entry, SIZE))
                 return trash
@@ -519,18 +524,33 @@ class BoundedShard(TaggedShard[K, V]):
                 else:
                     members.add(stored_key)
 
-    def _evict(self, victims: Any, now: float, trash: Trash) -> None:
-        """Take the policy's victims out of the dict and the index; they go as ``SIZE``."""
+    def _evict(self, victims: Any, now: float, trash: Trash, token: int = -1) -> bool:
+        """Take the policy's victims out of the dict and the index; they go as ``SIZE``.
+
+        Returns whether ``token`` (a new entry's, not stored yet) is among them.
+        """
         data = self.data
         removed = trash.removed
+        dropped = trash.dropped
+        horizon = self.horizon
+        inverse_width = self._inverse_width
+        own = False
         for victim_key, victim_token in victims:
+            if victim_token == token:
+                own = True
+                continue
             entry = data.get(victim_key)
             if entry is None or entry[2] != victim_token:
                 continue  # no longer the policy's entry: nothing to take out
             del data[victim_key]
-            self.forget(entry[1], data, trash.dropped)
-            self._untag(victim_key, entry)
-            removed.append((victim_key, entry, SIZE if now < entry[1] else EXPIRED))
+            expires_at = entry[1]
+            if expires_at < horizon:  # (forget(), inline: one eviction per insert)
+                scaled = expires_at * inverse_width
+                self.leave(scaled - scaled % 1.0, data, dropped)
+            if len(entry) > 3:
+                self._untag(victim_key, entry)
+            removed.append((victim_key, entry, SIZE if now < expires_at else EXPIRED))
+        return own
 
     def _reclaim_for_room(self, weight: int, now: float, trash: Trash) -> None:
         """Reclaim expired entries until ``weight`` fits, before the policy evicts live ones."""
