@@ -44,6 +44,9 @@ class HitContender:
     role: str  # "sweepcache", "peer" or "reference"
     replay: Callable[[Sequence[int], int], int] | None
     missing: str | None = None
+    #: Whether replays of one trace can differ (a randomized policy): such a
+    #: contender is replayed several times and its median reported.
+    randomized: bool = False
 
 
 # -- sweepcache -------------------------------------------------------------------
@@ -145,10 +148,16 @@ def _cachebox(kind: str) -> Callable[[int], Any]:
     return lambda capacity: getattr(optional_import("cachebox"), kind)(capacity)
 
 
-def _peer(name: str, module: str, replay: Callable[[Sequence[int], int], int]) -> HitContender:
+def _peer(
+    name: str,
+    module: str,
+    replay: Callable[[Sequence[int], int], int],
+    *,
+    randomized: bool = False,
+) -> HitContender:
     if optional_import(module) is None:
         return HitContender(name, "peer", None, "not installed")
-    return HitContender(name, "peer", replay)
+    return HitContender(name, "peer", replay, randomized=randomized)
 
 
 # -- references ---------------------------------------------------------------------
@@ -207,7 +216,8 @@ def contenders() -> list[HitContender]:
     """Every hit-ratio contender, in table order (sweepcache first, references last)."""
     return [
         sweepcache_contender(),
-        _peer("theine (W-TinyLFU)", "theine", _replay_theine),
+        # theine's admission is randomized (its replays of one trace differ).
+        _peer("theine (W-TinyLFU)", "theine", _replay_theine, randomized=True),
         _peer("cachetools LRU", "cachetools", _mapping_replay(_cachetools("LRUCache"))),
         _peer("cachetools LFU", "cachetools", _mapping_replay(_cachetools("LFUCache"))),
         _peer("cachebox LRU", "cachebox", _mapping_replay(_cachebox("LRUCache"))),

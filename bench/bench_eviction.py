@@ -1,10 +1,12 @@
 """Suite 7, eviction: hit ratio by workload and cache size; the policy's costs.
 
 Targets it checks: the bounded cache's hit ratio is at least an exact LRU's
-on every workload and size, within 1 percentage point of theine's W-TinyLFU
-(the best peer) on every workload and size, and above every peer on the
-scan-polluted and loop workloads (the moonshot: at least theine's
-everywhere). Also reported, as the integration's budget: the policy's work
+on every workload and size, within 1 percentage point of the best peer's
+on every workload and size, and above every peer on the scan-polluted and
+loop workloads (the moonshot: at least theine's W-TinyLFU everywhere).
+theine's admission is randomized, so its replays of one trace differ: each
+of its cells is the median of ``RANDOMIZED_REPEATS`` replays, and the
+spread is reported. Also reported, as the integration's budget: the policy's work
 per insert (aim: about 200 ns) and its memory per entry (aim: 30-40 B).
 
 Traces (``bench/_traces.py``) are synthetic and deterministic: Zipf with
@@ -63,6 +65,8 @@ MEMORY_AIM_B = 40.0
 SCAN_AND_LOOP = ("scan", "loop")
 #: The sharding loss the lead accepts when choosing the shard count.
 SPLIT_LOSS_PP = 0.5
+#: Replays of each trace by a randomized contender (the median is reported).
+RANDOMIZED_REPEATS = 3
 
 
 def _capacity(universe: int, fraction: float) -> int:
@@ -91,15 +95,19 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
                 "requests": len(trace),
                 "hit_ratio": {},
                 "seconds": {},
+                "spread": {},
             }
             for contender in contenders:
                 if contender.replay is None:
                     row["hit_ratio"][contender.name] = na(contender.missing or "not installed")
                     continue
+                repeats = RANDOMIZED_REPEATS if contender.randomized else 1
                 started = time.perf_counter()
-                hits = contender.replay(trace, capacity)
-                row["seconds"][contender.name] = round(time.perf_counter() - started, 2)
-                row["hit_ratio"][contender.name] = hits / len(trace)
+                ratios = [contender.replay(trace, capacity) / len(trace) for _ in range(repeats)]
+                row["seconds"][contender.name] = round((time.perf_counter() - started) / repeats, 2)
+                row["hit_ratio"][contender.name] = statistics.median(ratios)
+                if repeats > 1:
+                    row["spread"][contender.name] = [min(ratios), max(ratios)]
             rows.append(row)
             sharding.append(_sharding_row(workload.name, fraction, trace, capacity))
             progress.step(f"{workload.name} @ {fraction:.1%}")
@@ -129,7 +137,9 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
         "throughput": throughput,
         "costs": costs,
         "memory": memory,
-        "targets": _targets(rows, mine, costs, memory),
+        "targets": _targets(
+            rows, mine, costs, memory, [c.name for c in contenders if c.role == "peer"]
+        ),
         "summary": _summary(rows, mine, throughput),
         "notes": [
             f"{universe:,} keys, {length:,} requests per trace; hit ratios in percent. "
@@ -141,6 +151,7 @@ def run(config: Config, progress: Progress) -> dict[str, Any]:
             ),
             "'corda' in the adaptivity workload is a synthetic recency-heavy stand-in, "
             "not Caffeine's trace.",
+            *_spread_notes(rows),
             "Sharding: the same policy with the capacity split evenly over 4 or 16 shards "
             "by key hash; change in percentage points against one policy. "
             + (
@@ -386,8 +397,46 @@ def _worst(
     return worst
 
 
+def _spread_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """A note per randomized contender: its cells are medians; the widest spread."""
+    widest: dict[str, tuple[float, str]] = {}
+    for row in rows:
+        for name, (low, high) in row.get("spread", {}).items():
+            width = (high - low) * 100
+            if name not in widest or width > widest[name][0]:
+                widest[name] = (width, f"{row['workload']} @ {row['size']}")
+    return [
+        f"{name}: each cell is the median of {RANDOMIZED_REPEATS} replays (its admission is "
+        f"randomized); the widest spread between them was {width:.1f} points ({cell})."
+        for name, (width, cell) in widest.items()
+    ]
+
+
+def _best_peer_gaps(
+    rows: list[dict[str, Any]], mine: str, peers: list[str]
+) -> list[tuple[str, float]]:
+    """Per cell, ``mine`` minus the best peer's hit ratio (points), naming that peer."""
+    gaps = []
+    for row in rows:
+        ratios = row["hit_ratio"]
+        ours = ratios.get(mine)
+        measured = [
+            (ratio, name)
+            for name, ratio in ratios.items()
+            if name in peers and isinstance(ratio, float)
+        ]
+        if isinstance(ours, float) and measured:
+            best, name = max(measured)
+            gaps.append((f"{row['workload']} @ {row['size']}, {name}", (ours - best) * 100))
+    return gaps
+
+
 def _targets(
-    rows: list[dict[str, Any]], mine: str, costs: dict[str, float], memory: dict[str, float]
+    rows: list[dict[str, Any]],
+    mine: str,
+    costs: dict[str, float],
+    memory: dict[str, float],
+    peers: list[str],
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     lru = "exact LRU (OrderedDict)"
@@ -410,24 +459,28 @@ def _targets(
                 "met": below == 0,
             }
         )
+    gaps = _best_peer_gaps(rows, mine, peers)
+    if gaps:
+        cell, gap = min(gaps, key=lambda item: item[1])
+        found.append(
+            {
+                "target": "hit ratio within 1 pp of the best peer on every workload and size",
+                "measured": gap,
+                "display": f"{sum(g >= -1.0 for _, g in gaps)} of {len(gaps)} cells; "
+                f"worst {gap:+.1f} pp ({cell})",
+                "met": gap >= -1.0,
+            }
+        )
     worst_theine = _worst(rows, mine, theine)
     if worst_theine is None:
         found.append(
             {
-                "target": "hit ratio within 1 pp of theine on every workload and size",
+                "target": "moonshot: hit ratio >= theine everywhere",
                 "display": na("theine not installed"),
                 "met": False,
             }
         )
     else:
-        found.append(
-            {
-                "target": "hit ratio within 1 pp of theine on every workload and size",
-                "measured": worst_theine[1],
-                "display": f"worst {worst_theine[1]:+.1f} pp ({worst_theine[0]})",
-                "met": worst_theine[1] >= -1.0,
-            }
-        )
         found.append(
             {
                 "target": "moonshot: hit ratio >= theine everywhere",
