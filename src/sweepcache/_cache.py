@@ -15,14 +15,13 @@ from typing import (
     Generic,
     NoReturn,
     TypeVar,
-    final,
     overload,
 )
 
 import anyio
 import anyio.lowlevel
 
-from . import _readpath
+from . import _readpath, _writepath
 from ._arguments import (
     DEFAULT_TTL,
     TTLArg,
@@ -129,7 +128,6 @@ def entry_tags(tags: object) -> tuple[Hashable, ...]:
         ) from None
 
 
-@final
 class Cache(Generic[K, V]):
     """An in-process TTL cache for asyncio and trio.
 
@@ -142,8 +140,13 @@ class Cache(Generic[K, V]):
 
     The async methods never yield to the event loop (except :meth:`clear`,
     :meth:`invalidate_tags` and :meth:`sweep`, which work in slices): they
-    wrap the ``*_nowait`` methods so that code can ``await`` them today and a
-    slower tier can sit behind the same names.
+    are twins of the ``*_nowait`` methods, so that code can ``await`` them
+    today and a slower tier can sit behind the same names.
+
+    ``Cache`` can be subclassed: a subclass's methods come first and reach
+    the cache's through ``super()``. ``get`` and ``get_nowait``, ``set`` and
+    ``set_nowait`` are each a path of its own (generated for the cache's
+    features), so a subclass that wraps reads or writes overrides both twins.
 
     Args:
         default_ttl: Seconds (or a :class:`~datetime.timedelta`) an entry
@@ -220,25 +223,23 @@ class Cache(Generic[K, V]):
 
     def __new__(
         cls,
-        *,
+        *_args: object,
         on_removal: Callable[[K, V, RemovalCause], object] | None = None,
         record_stats: bool = False,
         maxsize: int | None = None,
         **_: object,
     ) -> Cache[K, V]:
-        """Build the variant of the cache whose read and write paths fit its features."""
+        """Build the variant of the cache whose read and write paths fit its features.
+
+        A subclass of ``Cache`` gets a variant of its own, with its methods
+        ahead of the generated paths (``super()`` reaches them). Should its
+        ``__init__`` pass other features than its constructor was called
+        with, ``__init__`` switches the instance to the variant that fits.
+        """
         if "_variant" in cls.__dict__:  # a variant class, built directly (tests)
             return object.__new__(cls)
-        records: tuple[str, ...] = ("policy",) if maxsize is not None else ()
-        if record_stats is True:
-            records += ("stats",)
-        if maxsize is not None:
-            writes = _BOUNDED
-        elif on_removal is not None or record_stats is True:
-            writes = _REPORTING
-        else:
-            writes = _PLAIN
-        return object.__new__(_variant(default_layout(), records, writes))
+        records, writes = _features(maxsize, on_removal, record_stats)
+        return object.__new__(_variant_of(cls, default_layout(), records, writes))
 
     def __init__(
         self,
@@ -272,6 +273,13 @@ class Cache(Generic[K, V]):
             raise TypeError(f"record_stats must be a bool, got {type(record_stats).__name__}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__} {name!r}")
+        variant = type(self)
+        layout, *built_for = getattr(variant, "_variant", (default_layout(), (), _PLAIN))
+        features = _features(bound, on_removal, record_stats)
+        if tuple(built_for) != features:
+            # A subclass's __init__ passed other features than its caller.
+            origin = getattr(variant, "_origin", variant)
+            self.__class__ = _variant_of(origin, layout, *features)
 
         width = interval / _BUCKETS_PER_INTERVAL
         self._default_ttl = default_seconds
@@ -542,37 +550,7 @@ class Cache(Generic[K, V]):
 
             cache.set_nowait("session:1", {"user": 7}, ttl=1800)
         """
-        if ttl is DEFAULT_TTL:
-            seconds = self._default_ttl
-        elif ttl.__class__ is float and 0.0 < ttl < NEVER:  # type: ignore[operator,unused-ignore]
-            seconds = ttl  # type: ignore[assignment,unused-ignore]
-        else:
-            seconds = check_ttl(ttl)
-            if seconds == 0.0:
-                if tags is not None:
-                    check_tags(tags)
-                self.delete_nowait(key)
-                return
-        if tags is not None:
-            _set_tagged(self, key, value, ttl, tags)
-            return
-        try:
-            shard = self._shards[hash(key) & self._mask]
-        except TypeError:
-            raise unhashable(key) from None
-        if self._loads:  # a load in flight must not store a result older than this
-            self._detach_loads((key,))
-        now = self._clock()
-        expires_at = NEVER if seconds is None else now + seconds
-        lock = shard.lock
-        lock.acquire()  # not `with`: half the cost (bench/micro)
-        try:
-            # Kept until this method returns, after the lock is released:
-            # whatever the write replaced or reclaimed is freed out of it.
-            garbage = shard.put(key, value, expires_at, now)
-        finally:
-            lock.release()
-        del garbage
+        raise NotImplementedError  # pragma: no cover - generated per variant (_writepath)
 
     async def set(
         self, key: K, value: V, ttl: TTLArg = DEFAULT_TTL, *, tags: Iterable[Hashable] | None = None
@@ -585,7 +563,7 @@ class Cache(Generic[K, V]):
 
             await cache.set("user:1", {"name": "Ada"}, ttl=300)
         """
-        self.set_nowait(key, value, ttl, tags=tags)
+        raise NotImplementedError  # pragma: no cover - generated per variant (_writepath)
 
     def _enable_tags(self) -> None:
         """Switch every shard to the tag-keeping class, once (a plain cache pays nothing)."""
@@ -1374,48 +1352,7 @@ def _cause(entry: Entry, now: float) -> RemovalCause:
     return EXPLICIT if now < entry[1] else EXPIRED
 
 
-def _set_nowait_reporting(
-    self: Cache[K, V],
-    key: K,
-    value: V,
-    ttl: TTLArg = DEFAULT_TTL,
-    *,
-    tags: Iterable[Hashable] | None = None,
-) -> None:
-    # set_nowait of the variants that report removals (on_removal, statistics):
-    # the plain path's ``put``, then what it returned is reported after the
-    # lock. No list is allocated for a plain overwrite or a new key.
-    if tags is not None:
-        _set_tagged(self, key, value, ttl, tags)
-        return
-    if ttl is DEFAULT_TTL:
-        seconds = self._default_ttl
-    else:
-        seconds = check_ttl(ttl)
-        if seconds == 0.0:
-            self.delete_nowait(key)
-            return
-    try:
-        shard = self._shards[hash(key) & self._mask]
-    except TypeError:
-        raise unhashable(key) from None
-    if self._loads:
-        self._detach_loads((key,))
-    now = self._clock()
-    expires_at = NEVER if seconds is None else now + seconds
-    lock = shard.lock
-    lock.acquire()
-    try:
-        garbage = shard.put(key, value, expires_at, now)
-    finally:
-        lock.release()
-    if self._stats is not None:
-        self._stats.put()
-    if garbage is not None:
-        self._report_put(key, garbage, now)
-
-
-def _set_tagged(self: Cache[K, V], key: K, value: V, ttl: TTLArg, tags: Iterable[Hashable]) -> None:
+def set_tagged(self: Cache[K, V], key: K, value: V, ttl: TTLArg, tags: Iterable[Hashable]) -> None:
     """The set with ``tags`` of unbounded caches: the plain path, with the tag index kept.
 
     (A bounded cache's own ``set_nowait`` stores tags through its policy.)
@@ -1453,53 +1390,6 @@ def _set_tagged(self: Cache[K, V], key: K, value: V, ttl: TTLArg, tags: Iterable
     del garbage
 
 
-def _set_nowait_bounded(
-    self: Cache[K, V],
-    key: K,
-    value: V,
-    ttl: TTLArg = DEFAULT_TTL,
-    *,
-    tags: Iterable[Hashable] | None = None,
-) -> None:
-    # set_nowait of a cache with maxsize: the value is weighed before anything
-    # changes (a weigher that raises, or a negative weight, changes nothing),
-    # then stored and the budget kept by the shard's policy; what left (the
-    # replaced entry, evictions, expired entries reclaimed first) is reported
-    # after the lock.
-    if ttl is DEFAULT_TTL:
-        seconds = self._default_ttl
-    else:
-        seconds = check_ttl(ttl)
-        if seconds == 0.0:
-            if tags is not None:
-                check_tags(tags)
-            self.delete_nowait(key)
-            return
-    tag_set = None if tags is None else entry_tags(tags)
-    try:
-        hash_ = hash(key)
-    except TypeError:
-        raise unhashable(key) from None
-    shard: BoundedShard[K, V] = self._shards[hash_ & self._mask]  # type: ignore[assignment]
-    weight = 1 if self._weigher is None else self._weigh(key, value)
-    if self._loads:
-        self._detach_loads((key,))
-    now = self._clock()
-    expires_at = NEVER if seconds is None else now + seconds
-    lock = shard.lock
-    lock.acquire()
-    try:
-        garbage = shard.put(key, value, expires_at, now, hash_, weight, tag_set)
-    finally:
-        lock.release()
-    stats = self._stats
-    if stats is not None:
-        stats.put()
-    if garbage is not None and (stats is not None or self._listener is not None):
-        self._report_put(key, garbage, now)
-    del garbage  # what the write let go of is freed here, after the lock
-
-
 def _default_shards(maxsize: int | None, weighted: bool) -> int:
     """16 shards, but a bounded cache keeps at least ~1,250 entries per shard.
 
@@ -1518,10 +1408,56 @@ def _default_shards(maxsize: int | None, weighted: bool) -> int:
     return shards
 
 
-#: The write paths of the variants.
-_PLAIN: Final = "plain"
-_REPORTING: Final = "reporting"
-_BOUNDED: Final = "bounded"
+#: The write paths of the variants (see _writepath.py).
+_PLAIN: Final = _writepath.PLAIN
+_REPORTING: Final = _writepath.REPORTING
+_BOUNDED: Final = _writepath.BOUNDED
+
+
+def _features(
+    maxsize: int | None, on_removal: object, record_stats: object
+) -> tuple[tuple[str, ...], str]:
+    """What the read path records and which write path fits these constructor arguments."""
+    records: tuple[str, ...] = ("policy",) if maxsize is not None else ()
+    if record_stats is True:
+        records += ("stats",)
+    if maxsize is not None:
+        return records, _BOUNDED
+    if on_removal is not None or record_stats is True:
+        return records, _REPORTING
+    return records, _PLAIN
+
+
+def _variant_of(
+    origin: type[Cache[Any, Any]], layout: str, records: tuple[str, ...], writes: str
+) -> type[Cache[Any, Any]]:
+    """The class instances of ``origin`` (``Cache`` or a subclass) are built from.
+
+    For a subclass: a class of the same name over the subclass and the
+    variant, built once, so the subclass's own methods come first and reach
+    the generated paths through ``super()``.
+    """
+    variant = _variant(layout, records, writes)
+    if origin is Cache:
+        return variant
+    key = (origin, layout, records, writes)
+    built = _SUBCLASS_VARIANTS.get(key)
+    if built is None:
+        namespace = {
+            "__slots__": (),
+            "__module__": origin.__module__,
+            "__qualname__": origin.__qualname__,
+            "_variant": (layout, records, writes),
+            "_origin": origin,
+        }
+        built = _SUBCLASS_VARIANTS.setdefault(
+            key, type(origin.__name__, (origin, variant), namespace)
+        )
+    return built
+
+
+#: Variants of subclasses of Cache, by (subclass, layout, records, writes).
+_SUBCLASS_VARIANTS: dict[tuple[type[Any], str, tuple[str, ...], str], type[Cache[Any, Any]]] = {}
 
 
 @functools.cache
@@ -1536,10 +1472,8 @@ def _variant(layout: str, records: tuple[str, ...], writes: str) -> type[Cache[A
     namespace["__slots__"] = ()
     namespace["_layout_name"] = classmethod(lambda cls: layout)
     namespace["_variant"] = (layout, records, writes)
-    if writes == _REPORTING:
-        namespace["set_nowait"] = functools.wraps(Cache.set_nowait)(_set_nowait_reporting)
-    elif writes == _BOUNDED:
-        namespace["set_nowait"] = functools.wraps(Cache.set_nowait)(_set_nowait_bounded)
+    namespace["_origin"] = Cache
+    namespace.update(_writepath.write_methods(writes))
     variant = type("Cache", (Cache,), namespace)
     variant.__module__ = "sweepcache"
     return variant

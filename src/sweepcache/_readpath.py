@@ -109,7 +109,7 @@ ON_MISS: Final = {
 }
 
 
-def _fill(template: str, **blocks: str) -> str:
+def fill(template: str, **blocks: str) -> str:
     """Replace each line holding only ``{name}`` with ``blocks[name]``, indented alike."""
     lines: list[str] = []
     for line in template.strip("\n").splitlines():
@@ -134,10 +134,10 @@ def read_methods(layout: str, records: tuple[str, ...]) -> dict[str, Callable[..
     blocks = {"lookup": lookup, "on_hit": on_hit, "on_miss": on_miss}
     source = "\n".join(
         [
-            _fill(_GET, name="get_nowait", async_="", **blocks),
-            _fill(_GET, name="get", async_="async ", **blocks),
-            _fill(_GET_OR_LOAD, **blocks),
-            _fill(_LOOKUP_ONLY, **blocks),
+            fill(_GET, name="get_nowait", async_="", **blocks),
+            fill(_GET, name="get", async_="async ", **blocks),
+            fill(_GET_OR_LOAD, **blocks),
+            fill(_LOOKUP_ONLY, **blocks),
         ]
     )
     namespace: dict[str, Any] = {
@@ -163,7 +163,7 @@ def tiered_get(layout: str, records: tuple[str, ...]) -> Callable[..., Any]:
     def of_l1(block: str) -> str:
         return block.replace("self.", "cache.")
 
-    source = _fill(
+    source = fill(
         _TIERED_GET,
         lookup=of_l1(_LOOKUP[layout]),
         on_hit=of_l1("\n".join(ON_HIT[record] for record in records if record in ON_HIT)),
