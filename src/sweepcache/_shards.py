@@ -69,8 +69,9 @@ class Shard(ExpiryIndex[K, V]):
             # Most overwrites keep their bucket: test that inline before the
             # call. (Past the horizon, scaled is inf and inf % 1.0 is NaN, so
             # the test fails over to move, which handles it.)
-            old_scaled = old[1] * self._inverse_width
-            new_scaled = expires_at * self._inverse_width
+            inverse_width = self._inverse_width
+            old_scaled = old[1] * inverse_width
+            new_scaled = expires_at * inverse_width
             if old_scaled - old_scaled % 1.0 == new_scaled - new_scaled % 1.0:
                 return old
             trash = Trash(old)
