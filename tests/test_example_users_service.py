@@ -5,8 +5,14 @@ user, even with readers running concurrently. Efficiency: the cache cuts the
 database queries (counted with SQLAlchemy's ``before_cursor_execute`` event)
 by far more than 5x, and a cold stampede costs one query per key.
 
+With a Redis tier (``Settings.redis_url``): the same correctness test, and
+two instances of the service (two processes, in effect) on one database and
+one Redis: a user one of them loaded is read from Redis by the other, and an
+update through one of them reaches every view of the other.
+
 Each test works in a schema of its own in the ``test`` database (created and
-dropped around it). Without PostgreSQL the tests skip, or fail under
+dropped around it), and the Redis ones on a private ``redis-server``. Without
+PostgreSQL (or the Redis binaries) the tests skip, or fail under
 ``CI=true``. asyncpg runs on asyncio only, so these run on asyncio and
 asyncio+uvloop, not trio (the ASGI middleware and the FastAPI helpers are
 tested on trio elsewhere).
@@ -28,8 +34,10 @@ import pytest
 import sqlalchemy.exc
 from examples.users_service import Database, Settings, create_app
 
+from redis_tier.servers import running_server
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
 pytestmark = pytest.mark.anyio
 
@@ -73,10 +81,29 @@ async def database() -> AsyncIterator[Database]:
             await database.drop()
 
 
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A private ``redis-server`` for this module's tests (stopped, and its data gone, after)."""
+    with running_server() as server:
+        yield server.url
+
+
+@pytest.fixture(params=["local", "redis"])
+def tier(request: pytest.FixtureRequest) -> str | None:
+    """Run a test with local caches only, and again with the Redis tier behind them."""
+    if request.param == "local":
+        return None
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
 @asynccontextmanager
-async def service(database: Database, *, cache: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+async def service(
+    database: Database, *, cache: bool = True, redis_url: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app on ``database``, its lifespan running, and a client talking to it."""
-    app = create_app(Settings(database_url=DATABASE_URL, cache=cache), database)
+    settings = Settings(database_url=DATABASE_URL, cache=cache, redis_url=redis_url)
+    app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -101,8 +128,10 @@ async def every_view(client: httpx.AsyncClient, user_id: int, email: str) -> dic
     return views
 
 
-async def test_after_an_update_no_endpoint_returns_the_old_user(database: Database) -> None:
-    async with service(database) as client:
+async def test_after_an_update_no_endpoint_returns_the_old_user(
+    database: Database, tier: str | None
+) -> None:
+    async with service(database, redis_url=tier) as client:
         for _ in range(2):  # the second round is served from the caches
             before = await every_view(client, 7, "user7@example.com")
         assert before["by id"] == {
@@ -173,6 +202,45 @@ async def test_concurrent_readers_never_see_an_older_version(database: Database)
     assert committed == 26
     assert reads > 30
     assert violations == []
+
+
+async def test_two_instances_sharing_redis_see_each_others_loads_and_updates(
+    database: Database, redis_url: str
+) -> None:
+    async with (
+        service(database, redis_url=redis_url) as first,
+        service(database, redis_url=redis_url) as second,
+    ):
+        before = database.queries
+        for path in ("/users/7", "/users/by-email/user7@example.com", "/users/7/profile"):
+            assert (await first.get(path)).status_code == 200
+        loaded = database.queries - before
+        assert loaded == 3
+        # The second instance reads what the first loaded from Redis, not the database.
+        seen = await every_view(second, 7, "user7@example.com")
+        assert seen["by id"]["name"] == "User 7"
+        assert database.queries - before == loaded + 1  # the list page only
+        await every_view(second, 7, "user7@example.com")  # now from its own caches
+
+        changes = {"name": "Seven", "email": "seven@example.com"}
+        assert (await first.patch("/users/7", json=changes)).status_code == 200
+        # Every view of the second instance shows the update as soon as Redis's
+        # invalidation reaches it (about a millisecond on loopback; 5 s at most).
+        views: dict[str, Any] = {}
+        old_address: int | None = None
+        with anyio.fail_after(5):
+            while True:
+                views = await every_view(second, 7, "seven@example.com")
+                old_address = (await second.get("/users/by-email/user7@example.com")).status_code
+                if (
+                    views["by id"]["name"] == "Seven"
+                    and views["by email"] is not None
+                    and old_address == 404
+                ):
+                    break
+                await anyio.sleep(0.01)
+        assert views["by id"]["version"] == views["by email"]["version"] == 2
+        assert views["profile"]["name"] == "Seven"
 
 
 def workload(seed: int, count: int) -> list[str]:

@@ -6,6 +6,9 @@ Options::
     --users 1000                   users to create
     --no-cache                     serve without any cache (for comparisons)
     --database-url URL             default: $USERS_SERVICE_DATABASE_URL or the local PostgreSQL
+    --redis URL                    share the repository caches through Redis (a tier
+                                   behind each process's caches); default:
+                                   $USERS_SERVICE_REDIS_URL, else local caches only
 
 Stops on Ctrl-C (or SIGTERM) and drops its schema on the way out.
 """
@@ -13,6 +16,7 @@ Stops on Ctrl-C (or SIGTERM) and drops its schema on the way out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -49,9 +53,12 @@ async def serve(settings: Settings, host: str, port: int, users: int) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", http="h11", ws="none", lifespan="on"
         )
+        caching = "on" if settings.cache else "off"
+        if settings.cache and settings.redis_url is not None:
+            caching += f", shared through {settings.redis_url}"
         print(
             f"users service on http://{host}:{port} "
-            f"(schema {database.schema}, {users} users, cache {'on' if settings.cache else 'off'})",
+            f"(schema {database.schema}, {users} users, cache {caching})",
             flush=True,
         )
         await _Server(config).serve()
@@ -67,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--redis", default=None, metavar="URL")
     args = parser.parse_args(argv)
     settings = Settings(cache=not args.no_cache)
     if args.database_url:
-        settings = Settings(database_url=args.database_url, cache=not args.no_cache)
+        settings = dataclasses.replace(settings, database_url=args.database_url)
+    if args.redis:
+        settings = dataclasses.replace(settings, redis_url=args.redis)
     anyio.run(serve, settings, args.host, args.port, args.users)
     return 0
 

@@ -51,7 +51,12 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     caches: UserCaches | None = None
     if settings.cache:
         responses = Cache[ResponseKey, CachedResponse](name="responses", record_stats=True)
-        caches = UserCaches(settings.user_ttl, responses)
+        caches = UserCaches(
+            settings.user_ttl,
+            responses,
+            redis_url=settings.redis_url,
+            redis_prefix=f"{settings.redis_prefix}{database.schema}:",
+        )
         # lifespan() runs the caches' sweepers and sets them on app.state.
         running: Callable[[FastAPI], AbstractAsyncContextManager[None]] = lifespan(
             users_by_id=caches.by_id,
@@ -65,7 +70,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     else:
         app = FastAPI(title="users service (no cache)")
     app.state.repository = UserRepository(database, caches)
-    app.state.metrics = Metrics(database, *(caches.all() if caches else ()))
+    app.state.metrics = Metrics(database, *(caches.local if caches else ()))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:

@@ -24,6 +24,7 @@ from .db import ProfileRow, UserRow
 
 if TYPE_CHECKING:
     from sweepcache.asgi import CachedResponse, ResponseKey
+    from sweepcache.redis import TieredCache
 
     from .db import Database
 
@@ -64,19 +65,42 @@ class UserCaches:
     the user list, each tagged ``users`` and ``user:<id>`` for every user on
     it: an update drops the pages showing that user, a creation or a
     deletion (which move every later user) all pages.
+
+    With ``redis_url``, each repository cache is a :class:`TieredCache`: its
+    local cache in front of a Redis namespace shared by every process of the
+    service (``redis_prefix``, then the cache's name). A value another
+    process loaded is read from Redis instead of the database, and an update
+    in any process drops the user from every process's local caches.
     """
 
-    def __init__(self, ttl: float, responses: Cache[ResponseKey, CachedResponse]) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        responses: Cache[ResponseKey, CachedResponse],
+        *,
+        redis_url: str | None = None,
+        redis_prefix: str = "users_service:",
+    ) -> None:
         self.responses = responses
-        self.by_id = Cache[int, User | None](default_ttl=ttl, name="users_by_id", record_stats=True)
-        self.by_email = Cache[str, User | None](
+        by_id = Cache[int, User | None](default_ttl=ttl, name="users_by_id", record_stats=True)
+        by_email = Cache[str, User | None](
             default_ttl=ttl, name="users_by_email", record_stats=True
         )
-        self.profiles = Cache[int, Profile | None](
-            default_ttl=ttl, name="profiles", record_stats=True
-        )
+        profiles = Cache[int, Profile | None](default_ttl=ttl, name="profiles", record_stats=True)
+        #: The in-process caches (their statistics are what /metrics shows).
+        self.local: tuple[Cache[Any, Any], ...] = (by_id, by_email, profiles, responses)
+        self.by_id: Cache[int, User | None] | TieredCache[int, User | None] = by_id
+        self.by_email: Cache[str, User | None] | TieredCache[str, User | None] = by_email
+        self.profiles: Cache[int, Profile | None] | TieredCache[int, Profile | None] = profiles
+        if redis_url is not None:
+            from .shared import tiered  # needs sweepcache[redis]
 
-    def all(self) -> tuple[Cache[Any, Any], ...]:
+            self.by_id = tiered(by_id, redis_url, redis_prefix, ttl)
+            self.by_email = tiered(by_email, redis_url, redis_prefix, ttl)
+            self.profiles = tiered(profiles, redis_url, redis_prefix, ttl)
+
+    def all(self) -> tuple[Any, ...]:
+        """The caches and tiers to run (their sweepers, and the Redis links)."""
         return self.by_id, self.by_email, self.profiles, self.responses
 
     async def invalidate(self, *tags: str) -> None:

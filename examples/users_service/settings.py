@@ -25,3 +25,10 @@ class Settings:
     list_ttl: int = 30
     #: Connections in the pool.
     pool_size: int = 10
+    #: Redis URL for a shared tier behind the repository caches (every process
+    #: of the service then sees one another's updates); ``None``: local only.
+    redis_url: str | None = dataclasses.field(
+        default_factory=lambda: os.environ.get("USERS_SERVICE_REDIS_URL") or None
+    )
+    #: Start of every Redis key the service writes (the schema name follows it).
+    redis_prefix: str = "users_service:"
