@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import inspect
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sweepcache import Cache, RemovalCause
+from sweepcache import Cache, RemovalCause, cached
 
 if TYPE_CHECKING:
     from sweepcache.testing import FakeClock
@@ -112,3 +115,54 @@ def test_subclasses_of_one_variant_are_separate_classes() -> None:
     assert not isinstance(one, Two)
     assert not isinstance(plain, One)
     assert type(One()) is type(one)  # built once per subclass and variant
+
+
+def test_a_subclass_shows_its_own_constructor_signature(clock: FakeClock) -> None:
+    assert list(inspect.signature(Sized).parameters) == ["size", "clock"]
+    assert list(inspect.signature(Audited).parameters) == ["options"]
+
+    class Plain(Cache[str, str]):
+        pass
+
+    assert "default_ttl" in inspect.signature(Plain).parameters  # Cache's, inherited
+    assert "maxsize" in inspect.signature(Cache).parameters
+    cache = Sized(3, clock)
+    annotations = [p.annotation for p in inspect.signature(cache.set_nowait).parameters.values()]
+    assert inspect.Parameter.empty not in annotations  # the generated paths keep them
+    assert inspect.signature(cache.get).parameters["default"].annotation is not None
+
+
+def test_a_subclass_defined_and_dropped_is_freed() -> None:
+    def make() -> weakref.ref[type[Cache[str, str]]]:
+        class Local(Cache[str, str]):
+            pass
+
+        Local(maxsize=10).set_nowait("k", "v")
+        Local().set_nowait("k", "v")
+        return weakref.ref(Local)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
+
+
+async def test_cached_calls_a_subclass_get_or_load(clock: FakeClock) -> None:
+    calls: list[object] = []
+
+    class Traced(Cache[Any, Any]):
+        async def get_or_load(self, key: Any, loader: Any, **options: Any) -> Any:
+            calls.append(key)
+            return await super().get_or_load(key, loader, **options)
+
+    cache = Traced(clock=clock)
+
+    @cached(cache)
+    async def double(value: int) -> int:
+        return 2 * value
+
+    assert await double(4) == 8
+    assert await double(4) == 8
+    assert len(calls) == 2
+    assert double.invalidate(4)  # invalidation stays immediate on a subclass
+    assert await double(4) == 8
+    assert len(calls) == 3

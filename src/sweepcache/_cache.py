@@ -15,6 +15,7 @@ from typing import (
     Generic,
     NoReturn,
     TypeVar,
+    cast,
     overload,
 )
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup, TaskStatus
     from anyio.lowlevel import EventLoopToken
+    from typing_extensions import Self
 
     from ._loading import Load
     from ._removal import RemovalCause
@@ -147,6 +149,10 @@ class Cache(Generic[K, V]):
     the cache's through ``super()``. ``get`` and ``get_nowait``, ``set`` and
     ``set_nowait`` are each a path of its own (generated for the cache's
     features), so a subclass that wraps reads or writes overrides both twins.
+    Instances are of a class built from the subclass for their features (one
+    per set of features, built once): ``isinstance`` holds, ``type(cache) is
+    MyCache`` does not, and the subclass's ``__init_subclass__`` (if it has
+    one) runs for that class too, with no arguments.
 
     Args:
         default_ttl: Seconds (or a :class:`~datetime.timedelta`) an entry
@@ -228,7 +234,7 @@ class Cache(Generic[K, V]):
         record_stats: bool = False,
         maxsize: int | None = None,
         **_: object,
-    ) -> Cache[K, V]:
+    ) -> Self:
         """Build the variant of the cache whose read and write paths fit its features.
 
         A subclass of ``Cache`` gets a variant of its own, with its methods
@@ -239,7 +245,18 @@ class Cache(Generic[K, V]):
         if "_variant" in cls.__dict__:  # a variant class, built directly (tests)
             return object.__new__(cls)
         records, writes = _features(maxsize, on_removal, record_stats)
-        return object.__new__(_variant_of(cls, default_layout(), records, writes))
+        variant = _variant_of(cls, default_layout(), records, writes)
+        return cast("Self", object.__new__(variant))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass with an ``__init__`` of its own that constructor signature."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            signature = inspect.signature(cls.__init__)
+            cls.__signature__ = signature.replace(  # type: ignore[attr-defined]
+                parameters=list(signature.parameters.values())[1:],
+                return_annotation=inspect.Signature.empty,
+            )
 
     def __init__(
         self,
@@ -1440,24 +1457,23 @@ def _variant_of(
     variant = _variant(layout, records, writes)
     if origin is Cache:
         return variant
-    key = (origin, layout, records, writes)
-    built = _SUBCLASS_VARIANTS.get(key)
+    # Kept on the subclass itself, so that it and its variants are freed together.
+    built_from = origin.__dict__.get("_sweepcache_variants")
+    if built_from is None:
+        built_from = {}
+        type.__setattr__(origin, "_sweepcache_variants", built_from)
+    key = (layout, records, writes)
+    built: type[Cache[Any, Any]] | None = built_from.get(key)
     if built is None:
         namespace = {
             "__slots__": (),
             "__module__": origin.__module__,
             "__qualname__": origin.__qualname__,
-            "_variant": (layout, records, writes),
+            "_variant": key,
             "_origin": origin,
         }
-        built = _SUBCLASS_VARIANTS.setdefault(
-            key, type(origin.__name__, (origin, variant), namespace)
-        )
+        built = built_from.setdefault(key, type(origin.__name__, (origin, variant), namespace))
     return built
-
-
-#: Variants of subclasses of Cache, by (subclass, layout, records, writes).
-_SUBCLASS_VARIANTS: dict[tuple[type[Any], str, tuple[str, ...], str], type[Cache[Any, Any]]] = {}
 
 
 @functools.cache

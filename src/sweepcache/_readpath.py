@@ -152,6 +152,9 @@ def read_methods(layout: str, records: tuple[str, ...]) -> dict[str, Callable[..
     for name, method in methods.items():
         method.__qualname__ = f"Cache.{name}"
         method.__module__ = "sweepcache"
+        declared = getattr(_cache.Cache, name)
+        method.__doc__ = declared.__doc__
+        method.__wrapped__ = declared  # its annotated signature, for inspect and IDEs
     return methods
 
 

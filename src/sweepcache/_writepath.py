@@ -137,5 +137,7 @@ def write_methods(writes: str) -> dict[str, Callable[..., Any]]:
     for name, method in methods.items():
         method.__qualname__ = f"Cache.{name}"
         method.__module__ = "sweepcache"
-        method.__doc__ = getattr(_cache.Cache, name).__doc__
+        declared = getattr(_cache.Cache, name)
+        method.__doc__ = declared.__doc__
+        method.__wrapped__ = declared  # its annotated signature, for inspect and IDEs
     return methods

@@ -102,6 +102,30 @@ async def test_l1_reads_follow_the_l1_variant(
         await tiered.clear()
 
 
+async def test_an_l1_subclass_keeps_its_own_get(redis_server: RedisServer, prefix: str) -> None:
+    """The tier inlines the L1 read path only for Cache itself, not over a subclass's override."""
+
+    class Upper(Cache[str, Any]):
+        async def get(self, key: str, default: object = None) -> Any:
+            value = await super().get(key, default)
+            return value.upper() if isinstance(value, str) else value
+
+        def get_nowait(self, key: str, default: object = None) -> Any:
+            value = super().get_nowait(key, default)
+            return value.upper() if isinstance(value, str) else value
+
+    l1 = Upper(default_ttl=60)
+    tiered = TieredCache[str, Any](
+        l1=l1, l2=RedisCache(url=redis_server.url, prefix=prefix, op_timeout=2.0)
+    )
+    async with tiered:
+        await wait_for(lambda: tiered.link_up)
+        l1.set_nowait("k", "abc")  # white box: in L1 only
+        assert tiered.get_nowait("k") == "ABC"
+        assert await tiered.get("k") == "ABC"
+        await tiered.clear()
+
+
 async def test_a_write_reaches_every_other_l1(redis_server: RedisServer, prefix: str) -> None:
     async with tier(redis_server.url, prefix) as a, tier(redis_server.url, prefix) as b:
         seen = b.l2.stats().invalidations

@@ -151,7 +151,12 @@ class TieredCache(_Subscriber, Generic[K, V]):
     def __new__(cls, *, l1: Cache[K, V], **_: object) -> TieredCache[K, V]:
         """Build the variant whose ``get`` inlines the read path of ``l1``'s own variant."""
         variant = getattr(l1, "_variant", None)
-        if cls is not TieredCache or not isinstance(l1, Cache) or variant is None:
+        if (
+            cls is not TieredCache
+            or not isinstance(l1, Cache)
+            or variant is None
+            or getattr(type(l1), "_origin", None) is not Cache  # a subclass: its own get
+        ):
             return object.__new__(cls)
         return object.__new__(_variant(variant[0], variant[1]))
 
