@@ -147,14 +147,30 @@ def read_methods(layout: str, records: tuple[str, ...]) -> dict[str, Callable[..
         "_refresh": _loading.refresh,
     }
     filename = f"<sweepcache read path: {layout}{''.join('+' + r for r in records)}>"
+    return compile_methods(
+        source, filename, namespace, ("get_nowait", "get", "get_or_load", "_lookup")
+    )
+
+
+def compile_methods(
+    source: str, filename: str, namespace: dict[str, Any], names: tuple[str, ...]
+) -> dict[str, Callable[..., Any]]:
+    """Run generated ``source``; return its functions ``names`` dressed as ``Cache``'s methods.
+
+    Each takes the name, docstring and (through ``__wrapped__``, for
+    ``inspect.signature`` and IDEs) the annotated signature of the
+    declaration in the body of ``Cache``.
+    """
+    from . import _cache
+
     exec(compile(source, filename, "exec"), namespace)
-    methods = {name: namespace[name] for name in ("get_nowait", "get", "get_or_load", "_lookup")}
+    methods: dict[str, Callable[..., Any]] = {name: namespace[name] for name in names}
     for name, method in methods.items():
         method.__qualname__ = f"Cache.{name}"
         method.__module__ = "sweepcache"
         declared = getattr(_cache.Cache, name)
         method.__doc__ = declared.__doc__
-        method.__wrapped__ = declared  # its annotated signature, for inspect and IDEs
+        method.__wrapped__ = declared  # type: ignore[attr-defined]
     return methods
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Final
 
-from ._readpath import fill
+from ._readpath import compile_methods, fill
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -132,12 +132,5 @@ def write_methods(writes: str) -> dict[str, Callable[..., Any]]:
         "set_tagged": _cache.set_tagged,
         "unhashable": _cache.unhashable,
     }
-    exec(compile(source, f"<sweepcache write path: {writes}>", "exec"), namespace)
-    methods = {name: namespace[name] for name in ("set_nowait", "set")}
-    for name, method in methods.items():
-        method.__qualname__ = f"Cache.{name}"
-        method.__module__ = "sweepcache"
-        declared = getattr(_cache.Cache, name)
-        method.__doc__ = declared.__doc__
-        method.__wrapped__ = declared  # its annotated signature, for inspect and IDEs
-    return methods
+    filename = f"<sweepcache write path: {writes}>"
+    return compile_methods(source, filename, namespace, ("set_nowait", "set"))
